@@ -1,0 +1,227 @@
+"""Workspace configuration: the typed view of `cxloop.toml`.
+
+The file is written from a commented template so a user can read what every setting does;
+the loader turns it into frozen dataclasses and rejects wrong types with the key's name,
+so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import zoneinfo
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from cxloop.errors import ConfigError
+
+CONFIG_FILE = "cxloop.toml"
+
+
+@dataclass(frozen=True)
+class BrandSettings:
+    """Who "we" are, and whom we compare ourselves with (mentions, share of voice)."""
+
+    name: str = "Our brand"
+    competitors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LocaleSettings:
+    """How to read values that carry no unit of their own."""
+
+    currency: str = "USD"
+    timezone: str = "UTC"
+    default_country: str = "US"
+
+
+@dataclass(frozen=True)
+class IdentitySettings:
+    """Deterministic identity resolution rules (see docs/identity.md)."""
+
+    match_email: bool = True
+    match_phone: bool = True
+    stitch_anonymous_id: bool = True
+    # An email or phone shared by more source records than this is a placeholder
+    # (a shop's own number, "noreply@..."), never evidence that records are one person.
+    max_records_per_identifier: int = 20
+    placeholder_emails: tuple[str, ...] = (
+        "noreply",
+        "no-reply",
+        "donotreply",
+        "do-not-reply",
+        "test",
+        "none",
+        "null",
+        "na",
+        "n/a",
+        "unknown",
+        "info",
+    )
+    probabilistic: bool = False
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """Loading behaviour."""
+
+    # Rows per file at which the CLI shows a progress bar.
+    progress_min_bytes: int = 20_000_000
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Where analytics run. `duckdb` is embedded; later issues add `spark`."""
+
+    name: str = "duckdb"
+    threads: int = 0  # 0 = all cores
+    memory_limit: str = ""  # e.g. "8GB"; empty = the engine's default
+
+
+@dataclass(frozen=True)
+class WorkspaceConfig:
+    """All settings of one workspace."""
+
+    brand: BrandSettings = field(default_factory=BrandSettings)
+    locale: LocaleSettings = field(default_factory=LocaleSettings)
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    engine: EngineSettings = field(default_factory=EngineSettings)
+
+    @classmethod
+    def load(cls, path: Path) -> WorkspaceConfig:
+        """Read and validate a `cxloop.toml`."""
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"{path}: no such file") from exc
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+        return cls.from_dict(raw, origin=str(path))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], *, origin: str = "config") -> WorkspaceConfig:
+        """Build a config from parsed TOML, checking every key and type."""
+        sections: dict[str, Any] = {}
+        for section in fields(cls):
+            value = raw.get(section.name, {})
+            if not isinstance(value, dict):
+                raise ConfigError(f"{origin}: [{section.name}] must be a table")
+            section_type = type(section.default_factory())  # type: ignore[misc]
+            sections[section.name] = _build_section(section_type, value, section.name, origin)
+        for extra in sorted(set(raw) - {f.name for f in fields(cls)}):
+            # Later versions may add sections; an unknown one is not fatal but is not silent.
+            import warnings
+
+            warnings.warn(f"{origin}: unknown section [{extra}] ignored", stacklevel=2)
+        config = cls(**sections)
+        config.validate(origin)
+        return config
+
+    def validate(self, origin: str = "config") -> None:
+        """Check values that types alone cannot (time zone names, currency codes)."""
+        try:
+            zoneinfo.ZoneInfo(self.locale.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(
+                f"{origin}: [locale] timezone {self.locale.timezone!r} is not an IANA time zone"
+            ) from exc
+        if len(self.locale.currency) != 3 or not self.locale.currency.isalpha():
+            raise ConfigError(f"{origin}: [locale] currency must be an ISO 4217 code like 'USD'")
+        if len(self.locale.default_country) != 2 or not self.locale.default_country.isalpha():
+            raise ConfigError(
+                f"{origin}: [locale] default_country must be ISO 3166 alpha-2 like 'US'"
+            )
+        if self.engine.name not in {"duckdb"}:
+            raise ConfigError(f"{origin}: [engine] name {self.engine.name!r} is not supported")
+        if self.identity.max_records_per_identifier < 2:
+            raise ConfigError(f"{origin}: [identity] max_records_per_identifier must be >= 2")
+
+
+def _build_section(section_type: type, values: dict[str, Any], name: str, origin: str) -> Any:
+    known = {f.name: f for f in fields(section_type)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"{origin}: unknown setting [{name}] {key}")
+        default = getattr(section_type(), key)
+        kwargs[key] = _coerce(value, default, f"[{name}] {key}", origin)
+    return section_type(**kwargs)
+
+
+def _coerce(value: Any, default: Any, key: str, origin: str) -> Any:
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{origin}: {key} must be true or false")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{origin}: {key} must be an integer")
+        return value
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ConfigError(f"{origin}: {key} must be a string")
+        return value
+    if isinstance(default, tuple):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{origin}: {key} must be a list of strings")
+        return tuple(value)
+    return value
+
+
+def render_config(
+    *,
+    brand: str = "Our brand",
+    competitors: tuple[str, ...] = (),
+    currency: str = "USD",
+    timezone: str = "UTC",
+    default_country: str = "US",
+) -> str:
+    """The commented `cxloop.toml` written by `cxloop init`."""
+
+    def toml_str(value: str) -> str:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    comp = ", ".join(toml_str(c) for c in competitors)
+    return f"""\
+# cxloop workspace configuration. Every setting is optional; the comment gives its default.
+# Documentation: docs/configuration.md
+
+[brand]
+# Our brand as it appears in social mentions and reviews.
+name = {toml_str(brand)}
+# Competitor brands tracked in mentions (share of voice, competitive benchmark).
+competitors = [{comp}]
+
+[locale]
+# ISO 4217 currency of amounts that carry no currency column.
+currency = {toml_str(currency)}
+# IANA time zone of timestamps written without an offset (default "UTC").
+timezone = {toml_str(timezone)}
+# ISO 3166 alpha-2 country used to read phone numbers written without a country code.
+default_country = {toml_str(default_country)}
+
+[identity]
+# Deterministic rules that join source records into one unified profile.
+match_email = true            # same email, trimmed and lower-cased
+match_phone = true            # same phone in E.164 digits
+stitch_anonymous_id = true    # an event carrying both an anonymous id and a customer
+# An email or phone shared by more records than this is treated as a placeholder, not a person.
+max_records_per_identifier = 20
+# Local parts of emails that never identify a person (noreply@..., test@...).
+# placeholder_emails = ["noreply", "no-reply", "test", "unknown", "info"]
+# Probabilistic matching on name, date of birth and address (added with the scale issue).
+probabilistic = false
+
+[ingest]
+# Files larger than this many bytes show a progress bar while loading.
+progress_min_bytes = 20000000
+
+[engine]
+# Where analytics run: "duckdb" (embedded, default).
+name = "duckdb"
+# Worker threads; 0 = all cores.
+threads = 0
+# Memory cap such as "8GB"; empty = the engine's default.
+memory_limit = ""
+"""

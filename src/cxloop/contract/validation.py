@@ -1,0 +1,244 @@
+"""Row validation as one SQL projection, so it runs vectorised inside the engine.
+
+For every contract column the projection computes the typed value and, beside it, a reason
+when the raw text cannot become that value. A row is good when it has no reason. Nothing here
+loops over rows in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cxloop.contract.schema import INTEGER_METRICS, METRIC_RANGES, Column, ColumnType, Kind
+from cxloop.sql import ident, literal
+
+TYPE_NAMES = {
+    ColumnType.STRING: "VARCHAR",
+    ColumnType.TIMESTAMP: "TIMESTAMP",
+    ColumnType.DATE: "DATE",
+    ColumnType.BOOL: "BOOLEAN",
+    ColumnType.INTEGER: "BIGINT",
+    ColumnType.DECIMAL: "DECIMAL(18, 4)",
+    ColumnType.NUMBER: "DOUBLE",
+    ColumnType.JSON: "JSON",
+}
+
+_TRUE = ("true", "t", "1", "yes", "y")
+_FALSE = ("false", "f", "0", "no", "n")
+
+
+@dataclass(frozen=True)
+class SourceColumns:
+    """Where each value of a staged file comes from.
+
+    `columns`: file column name -> SQL expression; `types`: file column name -> engine type;
+    `mapping`: contract column -> file column name; `extras`: file columns outside the contract.
+    """
+
+    columns: dict[str, str]
+    types: dict[str, str]
+    mapping: dict[str, str]
+    extras: list[str]
+    row_sql: str
+    line_sql: str
+    json_ok_sql: str | None = None
+
+
+def _in_list(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(literal(v) for v in values) + ")"
+
+
+def _shown(text_sql: str) -> str:
+    """The offending value as it appears in a reason, shortened."""
+    return f"'''' || left({text_sql}, 40) || ''''"
+
+
+def _reason(column: str, condition: str, message_sql: str) -> str:
+    return f"CASE WHEN {condition} THEN {literal(column + ': ')} || {message_sql} END"
+
+
+class RowValidator:
+    """Builds the validating projection for one kind over one staged file."""
+
+    def __init__(self, kind: Kind, source: SourceColumns) -> None:
+        self.kind = kind
+        self.source = source
+
+    def _text(self, column: Column) -> str:
+        """The raw value as trimmed text, NULL when absent or blank."""
+        file_col = self.source.mapping.get(column.name)
+        if file_col is None:
+            return "CAST(NULL AS VARCHAR)"
+        expr = self.source.columns[file_col]
+        return f"NULLIF(TRIM(CAST({expr} AS VARCHAR)), '')"
+
+    def _raw(self, column: Column) -> tuple[str, str]:
+        file_col = self.source.mapping.get(column.name)
+        if file_col is None:
+            return "NULL", "NULL"
+        return self.source.columns[file_col], self.source.types.get(file_col, "VARCHAR")
+
+    def typed(self, column: Column) -> str:
+        """SQL for the column's typed value (NULL when missing or invalid)."""
+        text = self._text(column)
+        raw, raw_type = self._raw(column)
+        target = TYPE_NAMES[column.type]
+        native = raw_type.upper() != "VARCHAR"
+        match column.type:
+            case ColumnType.STRING:
+                value = text
+                if column.lower:
+                    value = f"lower({value})"
+                if column.upper:
+                    value = f"upper({value})"
+            case ColumnType.TIMESTAMP:
+                src = raw if native else text
+                value = f"CAST(TRY_CAST({src} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP)"
+            case ColumnType.BOOL:
+                if native and raw_type.upper() == "BOOLEAN":
+                    value = raw
+                else:
+                    value = (
+                        f"CASE WHEN lower({text}) IN {_in_list(_TRUE)} THEN true "
+                        f"WHEN lower({text}) IN {_in_list(_FALSE)} THEN false END"
+                    )
+            case ColumnType.JSON:
+                if native and not raw_type.upper().startswith("JSON"):
+                    value = f"TRY_CAST({raw} AS JSON)"
+                else:
+                    value = f"CASE WHEN json_valid({text}) THEN CAST({text} AS JSON) END"
+            case ColumnType.NUMBER:
+                value = f"TRY_CAST({raw if native else text} AS DOUBLE)"
+                value = f"CASE WHEN isfinite({value}) THEN {value} END"
+            case _:
+                value = f"TRY_CAST({raw if native else text} AS {target})"
+        if column.default is not None:
+            value = f"coalesce({value}, CAST({literal(column.default)} AS {target}))"
+        return value
+
+    def reasons(self) -> list[str]:
+        """SQL expressions, each NULL or a reason `column: why` for the row."""
+        out: list[str] = []
+        for column in self.kind.columns:
+            if column.name not in self.source.mapping:
+                continue
+            text = self._text(column)
+            value = self.typed(column)
+            if column.required:
+                out.append(_reason(column.name, f"{text} IS NULL", "'is required'"))
+            type_msg = {
+                ColumnType.TIMESTAMP: "is not an ISO 8601 timestamp",
+                ColumnType.DATE: "is not an ISO 8601 date",
+                ColumnType.BOOL: "is not a boolean (true/false, 1/0, yes/no)",
+                ColumnType.INTEGER: "is not a whole number",
+                ColumnType.DECIMAL: "is not a number with '.' as decimal separator",
+                ColumnType.NUMBER: "is not a number with '.' as decimal separator",
+                ColumnType.JSON: "is not a JSON object",
+            }.get(column.type)
+            if type_msg:
+                bad = f"{text} IS NOT NULL AND {value} IS NULL"
+                if column.type is ColumnType.JSON:
+                    bad = (
+                        f"{text} IS NOT NULL AND ({value} IS NULL OR "
+                        f"json_type({value}) <> 'OBJECT')"
+                    )
+                out.append(_reason(column.name, bad, f"{_shown(text)} || {literal(' ' + type_msg)}"))
+            if column.choices:
+                choices = ", ".join(column.choices)
+                out.append(
+                    _reason(
+                        column.name,
+                        f"{text} IS NOT NULL AND lower({text}) NOT IN {_in_list(column.choices)}",
+                        f"{_shown(text)} || {literal(' is not one of ' + choices)}",
+                    )
+                )
+            if column.minimum is not None:
+                out.append(
+                    _reason(
+                        column.name,
+                        f"{value} < {column.minimum}",
+                        f"{_shown(text)} || {literal(f' is below {column.minimum:g}')}",
+                    )
+                )
+        if self.kind.one_of:
+            present = [c for c in self.kind.one_of if c in self.source.mapping]
+            cond = " AND ".join(f"{self._text(self.kind.column(c))} IS NULL" for c in present)
+            out.append(
+                _reason(
+                    "/".join(self.kind.one_of),
+                    cond,
+                    literal("a customer reference is required (one of these columns)"),
+                )
+            )
+        if self.kind.name == "feedback":
+            out.extend(self._score_reasons())
+        return out
+
+    def _score_reasons(self) -> list[str]:
+        """Feedback scores must exist (except comments) and lie on their metric's scale."""
+        metric = f"lower({self._text(self.kind.column('metric'))})"
+        score = self.typed(self.kind.column("score"))
+        score_text = self._text(self.kind.column("score"))
+        out = [
+            _reason(
+                "score",
+                f"{metric} IN {_in_list(tuple(METRIC_RANGES))} AND {score_text} IS NULL",
+                "'is required for metric ' || " + metric,
+            )
+        ]
+        for metric_name, (low, high) in METRIC_RANGES.items():
+            out.append(
+                _reason(
+                    "score",
+                    f"{metric} = {literal(metric_name)} AND ({score} < {low} OR {score} > {high})",
+                    f"{_shown(score_text)} || "
+                    f"{literal(f' is outside the {metric_name} scale {low}-{high}')}",
+                )
+            )
+        for metric_name in INTEGER_METRICS:
+            out.append(
+                _reason(
+                    "score",
+                    f"{metric} = {literal(metric_name)} AND {score} <> round({score})",
+                    f"{_shown(score_text)} || {literal(f' is not a whole {metric_name} point')}",
+                )
+            )
+        return out
+
+    def extras_json(self) -> str | None:
+        """Unknown columns as a JSON object, merged over the kind's own JSON column."""
+        target = self.kind.extras_column
+        if target is None:
+            return None
+        own = self.typed(self.kind.column(target)) if target in self.source.mapping else None
+        if not self.source.extras:
+            return own
+        pairs = ", ".join(
+            f"{literal(name.strip().lower())}, "
+            f"NULLIF(TRIM(CAST({self.source.columns[name]} AS VARCHAR)), '')"
+            for name in self.source.extras
+        )
+        extras = f"json_object({pairs})"
+        base = f"coalesce({own}, '{{}}'::JSON)" if own else "'{}'::JSON"
+        return f"json_merge_patch({base}, {extras})"
+
+    def projection(self) -> str:
+        """SELECT list: _row, _line, typed contract columns, _reasons, _reject_column."""
+        reasons = self.reasons()
+        parts = [f"{self.source.row_sql} AS _row", f"{self.source.line_sql} AS _line"]
+        extras = self.extras_json()
+        for column in self.kind.columns:
+            if column.name == self.kind.extras_column and extras is not None:
+                expr = extras
+            else:
+                expr = self.typed(column)
+            parts.append(f"{expr} AS {ident(column.name)}")
+        reasons_sql = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "''"
+        if self.source.json_ok_sql is not None:
+            # A line that is not a JSON object has no columns to judge: one reason suffices.
+            reasons_sql = (
+                f"CASE WHEN {self.source.json_ok_sql} THEN {reasons_sql} "
+                "ELSE 'line: not a JSON object' END"
+            )
+        parts.append(f"{reasons_sql} AS _reasons")
+        return ",\n  ".join(parts)

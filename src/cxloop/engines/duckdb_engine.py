@@ -1,0 +1,335 @@
+"""The embedded DuckDB engine: connection, transactions, and reading contract files.
+
+DuckDB is the default engine because it needs nothing running: the workspace is a file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from cxloop.config import EngineSettings
+from cxloop.contract.files import FileFormat, InputFile
+from cxloop.errors import InputFileError, WorkspaceBusyError
+from cxloop.sql import ident
+
+# Logical contract types -> DuckDB column types. Money is exact (DECIMAL), never a float.
+TYPE_NAMES = {
+    "string": "VARCHAR",
+    "timestamp": "TIMESTAMP",
+    "date": "DATE",
+    "bool": "BOOLEAN",
+    "integer": "BIGINT",
+    "decimal": "DECIMAL(18, 4)",
+    "number": "DOUBLE",
+    "json": "JSON",
+}
+
+# A delimiter that cannot occur in valid JSON text (control characters must be escaped there),
+# so reading a JSON Lines file "as CSV" yields one column holding each line.
+_JSONL_DELIMITER = "\x1f"
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A file read into the engine: where its rows are and how to address them.
+
+    `columns` maps the file's header names to SQL expressions over `relation`; `row_sql` and
+    `line_sql` give each row's 1-based data row number and line number in the file.
+    """
+
+    relation: str
+    header: list[str]
+    columns: dict[str, str]
+    column_types: dict[str, str]
+    row_sql: str
+    line_sql: str
+    # Lines the reader itself could not parse: (line, reason, raw text).
+    unreadable: list[tuple[int, str, str]]
+    is_temporary: bool = True
+    # SQL over the staged row aliased `s`: the original record as JSON, and its raw text.
+    record_sql: str = "to_json(s)"
+    raw_sql: str = "NULL"
+
+
+class DuckDBEngine:
+    """A DuckDB connection configured for a workspace."""
+
+    dialect = "duckdb"
+
+    def __init__(self, database: Path | str, settings: EngineSettings, timezone: str) -> None:
+        try:
+            self.con = duckdb.connect(str(database))
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise WorkspaceBusyError(
+                    f"{database}: the workspace is in use by another process; try again"
+                ) from exc
+            raise
+        if settings.threads:
+            self.con.execute(f"SET threads = {int(settings.threads)}")
+        if settings.memory_limit:
+            self.con.execute(f"SET memory_limit = '{_memory_limit(settings.memory_limit)}'")
+        self.con.execute(f"SET TimeZone = '{_timezone(timezone)}'")
+        self.timezone = timezone
+
+    # -- basics ---------------------------------------------------------------------------
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
+        return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
+
+    def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list:
+        return self.execute(sql, params).fetchall()
+
+    def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
+        return self.execute(sql, params).fetchone()
+
+    def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
+        row = self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    def table_exists(self, name: str) -> bool:
+        return bool(
+            self.scalar(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+            )
+        )
+
+    def columns_of(self, relation: str) -> dict[str, str]:
+        rows = self.fetchall(f"DESCRIBE SELECT * FROM {relation}")
+        return {r[0]: r[1] for r in rows}
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All statements inside commit together, or none does (Ctrl-C included)."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def write_csv(self, sql: str, path: Path, params: Sequence[Any] | None = None) -> None:
+        """Write a query's result to a CSV file (header row, RFC 4180 quoting)."""
+        rel = self.con.sql(sql, params=params) if params else self.con.sql(sql)
+        rel.write_csv(str(path), header=True)
+
+    def close(self) -> None:
+        self.con.close()
+
+    # -- reading contract files -------------------------------------------------------------
+    def stage(self, input_file: InputFile, name: str) -> StagedFile:
+        """Read a file into a temporary table (CSV, JSON Lines) or address it in place
+        (Parquet), without type conversion: validation happens afterwards, in SQL."""
+        try:
+            if input_file.format is FileFormat.CSV:
+                return self._stage_csv(input_file, name)
+            if input_file.format is FileFormat.JSONL:
+                return self._stage_jsonl(input_file, name)
+            return self._stage_parquet(input_file)
+        except duckdb.Error as exc:
+            raise InputFileError(f"{input_file.path}: cannot read: {_first_line(exc)}") from exc
+
+    def _csv_args(self, input_file: InputFile) -> str:
+        compression = "gzip" if input_file.gzipped else "none"
+        return (
+            f"header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', "
+            f"compression = '{compression}', auto_detect = false"
+        )
+
+    def _stage_csv(self, input_file: InputFile, name: str) -> StagedFile:
+        header = self._read_first_line_header(input_file)
+        columns_arg = "{" + ", ".join(f"'{_sq(h)}': 'VARCHAR'" for h in header) + "}"
+        errors_table, scans_table = f"{name}_errors", f"{name}_scans"
+        self.execute(
+            f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM read_csv(?, "
+            f"{self._csv_args(input_file)}, columns = {columns_arg}, store_rejects = true, "
+            f"rejects_table = '{errors_table}', rejects_scan = '{scans_table}', "
+            "null_padding = false, max_line_size = 10000000)",
+            [str(input_file.path)],
+        )
+        unreadable = self._unreadable_lines(errors_table)
+        self.execute(f"DROP TABLE IF EXISTS {errors_table}")
+        self.execute(f"DROP TABLE IF EXISTS {scans_table}")
+        cols = {h: ident(h) for h in header}
+        if unreadable:
+            # Data row k (0-based, in file order) sits below the header and below every
+            # unreadable line that precedes it; map rows to lines through that list.
+            skips = f"{name}_skips"
+            self.execute(f"CREATE OR REPLACE TEMP TABLE {skips} (good_before BIGINT, n BIGINT)")
+            self.con.executemany(
+                f"INSERT INTO {skips} VALUES (?, ?)",
+                [(line - 2 - i, i + 1) for i, (line, _, _) in enumerate(unreadable)],
+            )
+            line_sql = (
+                f"(rowid + 2 + coalesce((SELECT max(n) FROM {skips} s "
+                f"WHERE s.good_before <= {name}.rowid), 0))"
+            )
+        else:
+            line_sql = "(rowid + 2)"
+        return StagedFile(
+            relation=name,
+            header=header,
+            columns=cols,
+            column_types={h: "VARCHAR" for h in header},
+            row_sql="(rowid + 1)",
+            line_sql=line_sql,
+            unreadable=unreadable,
+        )
+
+    def _unreadable_lines(self, errors_table: str) -> list[tuple[int, str, str]]:
+        """One entry per line the reader refused (it may report several errors per line)."""
+        rows = self.fetchall(
+            f"SELECT line, error_type, error_message, csv_line FROM {errors_table} "
+            "ORDER BY line, CASE WHEN error_type ILIKE '%ENCODING%' THEN 0 ELSE 1 END"
+        )
+        seen: dict[int, tuple[int, str, str]] = {}
+        for line, kind, msg, raw in rows:
+            seen.setdefault(int(line), (int(line), _reader_reason(kind, msg), raw or ""))
+        return list(seen.values())
+
+    def _read_first_line_header(self, input_file: InputFile) -> list[str]:
+        import csv
+        import gzip
+        import io
+
+        opener = gzip.open if input_file.gzipped else open
+        try:
+            with opener(input_file.path, "rb") as fh:  # type: ignore[operator]
+                first = fh.readline()
+        except (OSError, EOFError) as exc:
+            raise InputFileError(f"{input_file.path}: cannot read ({exc})") from exc
+        try:
+            text = first.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InputFileError(
+                f"{input_file.path}: line 1 (header) is not valid UTF-8 at byte {exc.start}"
+            ) from exc
+        if not text.strip():
+            raise InputFileError(f"{input_file.path}: line 1 is empty (expected a header row)")
+        header = next(csv.reader(io.StringIO(text)))
+        return [h.strip() for h in header]
+
+    def _stage_jsonl(self, input_file: InputFile, name: str) -> StagedFile:
+        compression = "gzip" if input_file.gzipped else "none"
+        errors_table, scans_table = f"{name}_errors", f"{name}_scans"
+        self.execute(
+            f"CREATE OR REPLACE TEMP TABLE {name}_lines AS SELECT line FROM read_csv(?, "
+            f"columns = {{'line': 'VARCHAR'}}, header = false, delim = '{_JSONL_DELIMITER}', "
+            f"quote = '', escape = '', compression = '{compression}', auto_detect = false, "
+            f"store_rejects = true, rejects_table = '{errors_table}', "
+            f"rejects_scan = '{scans_table}', max_line_size = 10000000)",
+            [str(input_file.path)],
+        )
+        unreadable = self._unreadable_lines(errors_table)
+        self.execute(f"DROP TABLE IF EXISTS {errors_table}")
+        self.execute(f"DROP TABLE IF EXISTS {scans_table}")
+        # Blank lines are allowed (and skipped); lines that are not a JSON object are rejected
+        # by validation through the `__json_ok` column.
+        self.execute(
+            f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT rowid + 1 AS __line, line, "
+            f"coalesce(CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' END, false) "
+            "AS __json_ok "
+            f"FROM {name}_lines WHERE line IS NOT NULL AND trim(line) <> ''"
+        )
+        self.execute(f"DROP TABLE {name}_lines")
+        keys = [
+            r[0]
+            for r in self.fetchall(
+                f"SELECT DISTINCT unnest(json_keys(line)) AS k FROM {name} WHERE __json_ok "
+                "ORDER BY k"
+            )
+        ]
+        cols = {
+            k: (
+                f"CASE WHEN NOT __json_ok THEN NULL ELSE CASE json_type(line, '$.\"{_jq(k)}\"') "
+                f"WHEN 'OBJECT' THEN json_extract(line, '$.\"{_jq(k)}\"')::VARCHAR "
+                f"WHEN 'ARRAY' THEN json_extract(line, '$.\"{_jq(k)}\"')::VARCHAR "
+                f"ELSE json_extract_string(line, '$.\"{_jq(k)}\"') END END"
+            )
+            for k in keys
+        }
+        if unreadable:
+            # The reader keeps line numbers for JSON Lines (no header, no quoting), so rowid
+            # shifts only by the lines it could not read.
+            skips = f"{name}_skips"
+            self.execute(f"CREATE OR REPLACE TEMP TABLE {skips} (line BIGINT)")
+            self.con.executemany(f"INSERT INTO {skips} VALUES (?)", [(u[0],) for u in unreadable])
+        return StagedFile(
+            relation=name,
+            header=keys,
+            columns=cols,
+            column_types={k: "VARCHAR" for k in keys},
+            row_sql="__line",
+            line_sql="__line",
+            unreadable=unreadable,
+            record_sql="CASE WHEN s.__json_ok THEN CAST(s.line AS JSON) END",
+            raw_sql="s.line",
+        )
+
+    def _stage_parquet(self, input_file: InputFile) -> StagedFile:
+        relation = f"read_parquet('{_sq(str(input_file.path))}', file_row_number = true)"
+        types = {
+            n: t
+            for n, t in self.fetchall(
+                "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?))",
+                [str(input_file.path)],
+            )
+        }
+        return StagedFile(
+            relation=relation,
+            header=list(types),
+            columns={h: ident(h) for h in types},
+            column_types=types,
+            row_sql="(file_row_number + 1)",
+            line_sql="(file_row_number + 1)",
+            unreadable=[],
+            is_temporary=False,
+        )
+
+
+def _sq(text: str) -> str:
+    """Escape text for a single-quoted SQL string (paths, header names; not row values)."""
+    return text.replace("'", "''")
+
+
+def _jq(key: str) -> str:
+    """Escape a JSON object key for a quoted JSON path inside a SQL string."""
+    return _sq(key.replace("\\", "\\\\").replace('"', '\\"'))
+
+
+def _timezone(tz: str) -> str:
+    # The config loader checked the name against the IANA database; refuse anything odd.
+    if not all(ch.isalnum() or ch in "/_+-" for ch in tz):
+        raise ValueError(f"invalid time zone name {tz!r}")
+    return tz
+
+
+def _memory_limit(value: str) -> str:
+    if not all(ch.isalnum() or ch in ". " for ch in value):
+        raise ValueError(f"invalid memory limit {value!r}")
+    return value
+
+
+def _reader_reason(kind: str, message: str) -> str:
+    kind = (kind or "").upper()
+    if "ENCODING" in kind:
+        return "not valid UTF-8"
+    if "TOO MANY" in kind:
+        return "too many values for the header's columns"
+    if "MISSING" in kind or "TOO FEW" in kind:
+        return "too few values for the header's columns"
+    if "QUOTE" in kind:
+        return "unterminated quoted value"
+    if "LINE SIZE" in kind:
+        return "line too long"
+    return _first_line(message) or kind.lower()
+
+
+def _first_line(exc: object) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else ""
