@@ -1,0 +1,244 @@
+"""Unified customer profiles: build them, summarise them, look one up.
+
+`build()` recomputes every profile from the warehouse (deterministic, order-independent,
+re-runnable) and links every event, order, feedback answer, mention and referral to its
+profile. A profile's id is derived from the smallest node key in its component, so the same
+data always gives the same ids; a later record that merges two profiles keeps the id of the
+one with the smaller key.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cxloop.identity import graph
+
+if TYPE_CHECKING:
+    from cxloop.workspace import Workspace
+
+MAX_ROUNDS = 100
+
+PERSIST_SQL = [
+    # Every node with its profile.
+    f"""CREATE OR REPLACE TABLE profile_nodes AS
+    SELECT n.node, split_part(n.node, {graph.SEP}, 1) AS node_type,
+           'P' || substr(md5(m.node), 1, 16) AS profile_id
+    FROM id_nodes n JOIN id_labels l USING (nid) JOIN id_nodes m ON m.nid = l.label""",
+    """CREATE OR REPLACE TABLE profile_records AS
+    SELECT r.source, r.customer_id, p.profile_id, r.email_n AS email, r.phone_n AS phone
+    FROM id_records r JOIN profile_nodes p ON p.node = r.node""",
+    """CREATE OR REPLACE TABLE identity_edges AS
+    SELECT p.profile_id, e.a, e.b, e.rule FROM id_edges_named e
+    JOIN profile_nodes p ON p.node = e.a""",
+    """CREATE OR REPLACE TABLE identity_skipped AS SELECT * FROM id_overshared""",
+    """CREATE OR REPLACE TABLE profile_links AS
+    SELECT r.kind, r.source, r.id, p.profile_id FROM id_refs r
+    LEFT JOIN profile_nodes p ON p.node = coalesce(r.ref, r.email_node, r.anon_node)""",
+    """CREATE OR REPLACE TABLE profiles AS
+    WITH recs AS (
+        SELECT pr.profile_id, count(*) AS records, list(DISTINCT c.source ORDER BY c.source)
+               AS sources,
+               min(pr.email) AS email, min(pr.phone) AS phone,
+               arg_min(c.first_name, c.created_at) AS first_name,
+               arg_min(c.last_name, c.created_at) AS last_name,
+               mode(c.country) AS country,
+               bool_or(c.consent_marketing) AS consent_marketing,
+               min(c.created_at) AS created_at
+        FROM profile_records pr JOIN customers c USING (source, customer_id)
+        GROUP BY pr.profile_id
+    ), nodes AS (
+        SELECT profile_id,
+               count(*) FILTER (WHERE node_type = 'a') AS anonymous_ids,
+               bool_or(node_type IN ('r', 'e', 'p')) AS known
+        FROM profile_nodes GROUP BY profile_id
+    )
+    SELECT n.profile_id, coalesce(r.records, 0) AS records,
+           coalesce(r.sources, []) AS sources, r.email, r.phone, r.first_name, r.last_name,
+           r.country, coalesce(r.consent_marketing, false) AS consent_marketing,
+           r.created_at, n.anonymous_ids, n.known
+    FROM nodes n LEFT JOIN recs r USING (profile_id)""",
+]
+
+
+@dataclass(frozen=True)
+class ProfileSummary:
+    """Counts that describe the unified profiles (`cxloop profiles`)."""
+
+    profiles: int
+    known_profiles: int
+    anonymous_profiles: int
+    source_records: int
+    merged_records: int
+    by_rule: dict[str, int]
+    skipped_identifiers: int
+    rounds: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Profiles:
+    """The profiles namespace of a workspace (`ws.profiles`)."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.ws = workspace
+        self.engine = workspace.engine
+
+    def _params(self) -> dict[str, Any]:
+        ident = self.ws.config.identity
+        return {
+            "default_country": self.ws.config.locale.default_country,
+            "placeholder_emails": list(ident.placeholder_emails),
+            "match_email": ident.match_email,
+            "match_phone": ident.match_phone,
+            "stitch_anonymous_id": ident.stitch_anonymous_id,
+            "max_records": ident.max_records_per_identifier,
+        }
+
+    def _run(self, sql: str) -> Any:
+        wanted = set(re.findall(r"\$([a-z_]+)", sql))
+        params = {k: v for k, v in self._params().items() if k in wanted}
+        return self.engine.execute(sql, params or None)
+
+    def build(self) -> ProfileSummary:
+        """Recompute all profiles from the warehouse and link every record to one."""
+        from cxloop.identity.normalize import phone_regions
+
+        e = self.engine
+        e.execute(
+            "CREATE OR REPLACE TEMP TABLE id_phone_regions (region VARCHAR, cc VARCHAR, "
+            "national_prefix VARCHAR, min_len INTEGER, max_len INTEGER)"
+        )
+        e.con.executemany("INSERT INTO id_phone_regions VALUES (?, ?, ?, ?, ?)", phone_regions())
+        for sql in (
+            graph.RECORDS_SQL,
+            graph.UNIQUE_IDS_SQL,
+            graph.REFS_SQL,
+            graph.RAW_EDGES_SQL,
+            graph.OVERSHARED_SQL,
+            graph.EDGES_SQL,
+            graph.NODES_SQL,
+            graph.INT_EDGES_SQL,
+            graph.INIT_LABELS_SQL,
+        ):
+            self._run(sql)
+        rounds = 0
+        while rounds < MAX_ROUNDS:
+            rounds += 1
+            e.execute(graph.PROPAGATE_SQL)
+            changed = e.scalar(graph.CHANGED_SQL)
+            e.execute(graph.SWAP_SQL)
+            if not changed:
+                break
+        with e.transaction():
+            for sql in PERSIST_SQL:
+                e.execute(sql)
+            e.execute("INSERT OR REPLACE INTO meta VALUES ('profiles_rounds', ?)", [str(rounds)])
+        for table in (
+            "id_phone_regions", "id_records", "id_unique_ids", "id_refs", "id_raw_edges",
+            "id_overshared", "id_edges_named", "id_nodes", "id_edges", "id_labels",
+            "id_labels_next",
+        ):
+            e.execute(f"DROP TABLE IF EXISTS {table}")
+        return self.summary()
+
+    @property
+    def built(self) -> bool:
+        return self.engine.table_exists("profiles")
+
+    def summary(self) -> ProfileSummary:
+        """Counts of profiles, records and merges by rule (builds profiles if needed)."""
+        if not self.built:
+            return self.build()
+        e = self.engine
+        profiles, known = e.fetchone("SELECT count(*), count(*) FILTER (WHERE known) FROM profiles")
+        records, record_profiles = e.fetchone(
+            "SELECT count(*), count(DISTINCT profile_id) FROM profile_records"
+        )
+        by_rule = {rule: 0 for rule in ("email", "phone", "anonymous_id")}
+        # email/phone: identifier values that joined two or more nodes; anonymous_id: cookies
+        # stitched to a known person.
+        for rule, n in e.fetchall(
+            "SELECT rule, count(*) FROM (SELECT rule, b FROM identity_edges "
+            "WHERE rule IN ('email', 'phone') GROUP BY rule, b HAVING count(DISTINCT a) > 1) "
+            "GROUP BY rule UNION ALL SELECT 'anonymous_id', count(DISTINCT b) "
+            "FROM identity_edges WHERE rule = 'anonymous_id'"
+        ):
+            by_rule[rule] = int(n)
+        skipped = e.scalar("SELECT count(*) FROM identity_skipped")
+        rounds = int(e.scalar("SELECT value FROM meta WHERE key = 'profiles_rounds'") or 0)
+        return ProfileSummary(
+            profiles=int(profiles),
+            known_profiles=int(known),
+            anonymous_profiles=int(profiles - known),
+            source_records=int(records),
+            merged_records=int(records - record_profiles),
+            by_rule=by_rule,
+            skipped_identifiers=int(skipped),
+            rounds=rounds,
+        )
+
+    def lookup(self, key: str, *, timeline_limit: int = 50) -> dict[str, Any] | None:
+        """One profile by profile id, customer id or email, with its records and timeline."""
+        if not self.built:
+            self.build()
+        e = self.engine
+        needle = key.strip()
+        profile_id = e.scalar(
+            "SELECT profile_id FROM profiles WHERE profile_id = ? "
+            "UNION SELECT profile_id FROM profile_records WHERE customer_id = ? "
+            "OR email = lower(?) LIMIT 1",
+            [needle, needle, needle],
+        )
+        if profile_id is None:
+            return None
+        cols = [d[0] for d in e.execute("SELECT * FROM profiles LIMIT 0").description]
+        row = e.fetchone("SELECT * FROM profiles WHERE profile_id = ?", [profile_id])
+        profile = dict(zip(cols, row, strict=True))
+        records = e.fetchall(
+            "SELECT c.source, c.customer_id, c.email, c.phone, c.first_name, c.last_name, "
+            "c.created_at FROM profile_records pr JOIN customers c USING (source, customer_id) "
+            "WHERE pr.profile_id = ? ORDER BY c.source, c.customer_id",
+            [profile_id],
+        )
+        links = e.fetchall(
+            f"SELECT rule, replace(a, {graph.SEP}, ':'), replace(b, {graph.SEP}, ':') "
+            "FROM identity_edges WHERE profile_id = ? ORDER BY rule, a, b",
+            [profile_id],
+        )
+        timeline = e.fetchall(
+            """SELECT at, what, detail FROM (
+                SELECT ev.occurred_at AS at, 'event' AS what,
+                       ev.touchpoint || coalesce(' (' || ev.channel || ')', '') AS detail
+                FROM profile_links l JOIN events ev ON l.kind = 'events'
+                 AND ev.source = l.source AND ev.event_id = l.id WHERE l.profile_id = $p
+                UNION ALL
+                SELECT o.ordered_at, 'order', o.status || ' ' || CAST(o.amount AS VARCHAR)
+                       || ' ' || coalesce(o.currency, '')
+                FROM profile_links l JOIN orders o ON l.kind = 'orders'
+                 AND o.source = l.source AND o.order_id = l.id WHERE l.profile_id = $p
+                UNION ALL
+                SELECT f.submitted_at, 'feedback',
+                       f.metric || coalesce(' ' || CAST(f.score AS VARCHAR), '')
+                       || coalesce(' @' || f.touchpoint, '')
+                FROM profile_links l JOIN feedback f ON l.kind = 'feedback'
+                 AND f.source = l.source AND f.response_id = l.id WHERE l.profile_id = $p
+            ) ORDER BY at DESC LIMIT $n""",
+            {"p": profile_id, "n": timeline_limit},
+        )
+        profile["records"] = [
+            dict(
+                zip(
+                    ("source", "customer_id", "email", "phone", "first_name", "last_name",
+                     "created_at"),
+                    r,
+                    strict=True,
+                )
+            )
+            for r in records
+        ]
+        profile["links"] = [{"rule": r, "from": a, "to": b} for r, a, b in links]
+        profile["timeline"] = [{"at": a, "what": w, "detail": d} for a, w, d in timeline]
+        return profile
