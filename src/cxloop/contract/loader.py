@@ -131,7 +131,7 @@ def _load_staged(
             path=path_text,
             kind=kind.name,
             rows=rows_valid + unreadable,
-            loaded=kept - unchanged,
+            loaded=kept - unchanged - changed,
             updated=changed,
             duplicates=in_file_duplicates + unchanged,
             rejected=rejected + unreadable,

@@ -136,6 +136,10 @@ class Profiles:
             for sql in PERSIST_SQL:
                 e.execute(sql)
             e.execute("INSERT OR REPLACE INTO meta VALUES ('profiles_rounds', ?)", [str(rounds)])
+            e.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('profiles_data_version', ?)",
+                [str(self.ws.data_version)],
+            )
         for table in (
             "id_phone_regions", "id_records", "id_unique_ids", "id_refs", "id_raw_edges",
             "id_overshared", "id_edges_named", "id_nodes", "id_edges", "id_labels",
@@ -147,6 +151,14 @@ class Profiles:
     @property
     def built(self) -> bool:
         return self.engine.table_exists("profiles")
+
+    @property
+    def stale(self) -> bool:
+        """True when data was loaded after the profiles were built."""
+        built_at = self.engine.scalar(
+            "SELECT value FROM meta WHERE key = 'profiles_data_version'"
+        )
+        return built_at is None or int(built_at) != self.ws.data_version
 
     def summary(self) -> ProfileSummary:
         """Counts of profiles, records and merges by rule (builds profiles if needed)."""
@@ -187,10 +199,12 @@ class Profiles:
         e = self.engine
         needle = key.strip()
         profile_id = e.scalar(
-            "SELECT profile_id FROM profiles WHERE profile_id = ? "
-            "UNION SELECT profile_id FROM profile_records WHERE customer_id = ? "
-            "OR email = lower(?) LIMIT 1",
-            [needle, needle, needle],
+            "SELECT profile_id FROM profiles WHERE profile_id = $k "
+            "UNION SELECT profile_id FROM profile_records WHERE customer_id = $k "
+            "OR email = lower($k) "
+            "UNION SELECT profile_id FROM profile_links WHERE kind IN ('events', 'orders') "
+            "AND id = $k LIMIT 1",
+            {"k": needle},
         )
         if profile_id is None:
             return None

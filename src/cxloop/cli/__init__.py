@@ -1,0 +1,1 @@
+"""The `cxloop` command line: thin commands over the library."""

@@ -1,0 +1,258 @@
+"""`cxloop` commands. Each parses its input, calls one library function, renders the result."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cxloop.cli.render import err, out, print_json, table
+from cxloop.errors import CxloopError
+
+app = typer.Typer(
+    name="cxloop",
+    help="Measure and run the customer-experience loop: Buy, Own, Advocate, Buy again.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document on stdout.")]
+WsArg = Annotated[Path, typer.Argument(help="Workspace folder.")]
+
+
+@app.command()
+def init(
+    workspace: WsArg,
+    brand: Annotated[str, typer.Option(help="Our brand's name.")] = "Our brand",
+    competitor: Annotated[
+        list[str] | None, typer.Option(help="A competitor brand (repeatable).")
+    ] = None,
+    currency: Annotated[str, typer.Option(help="ISO 4217 currency.")] = "USD",
+    timezone: Annotated[str, typer.Option(help="IANA time zone of naive timestamps.")] = "UTC",
+    country: Annotated[str, typer.Option(help="Default country for phone numbers.")] = "US",
+) -> None:
+    """Create a workspace: cxloop.toml and an embedded warehouse."""
+    from cxloop.workspace import Workspace
+
+    with Workspace.init(
+        workspace,
+        brand=brand,
+        competitors=competitor or (),
+        currency=currency,
+        timezone=timezone,
+        default_country=country,
+    ) as ws:
+        out.print(f"Created workspace {ws.path} (config: {ws.path / 'cxloop.toml'})")
+
+
+@app.command()
+def ingest(
+    workspace: WsArg,
+    files: Annotated[list[Path], typer.Argument(help="Data files (CSV, Parquet, JSON Lines).")],
+    kind: Annotated[
+        str | None, typer.Option(help="Kind of every file (default: from the file name).")
+    ] = None,
+    json_: JsonOpt = False,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for a busy workspace.")] = 30.0,
+) -> None:
+    """Validate and load files; bad rows are rejected with reasons and kept."""
+    from cxloop.cli.progress import ingest_progress
+    from cxloop.workspace import Workspace
+
+    with Workspace.open(workspace, wait=wait) as ws:
+        with ingest_progress(files, ws.config.ingest.progress_min_bytes, quiet=json_) as cb:
+            report = ws.ingest(files, kind=kind, progress=cb)
+        if json_:
+            print_json(report.to_dict())
+            return
+        rows = [
+            [Path(f.path).name, f.kind, f.rows, f.loaded, f.updated, f.duplicates, f.rejected]
+            for f in report.files
+        ]
+        out.print(
+            table(
+                "Ingest",
+                ["file", "kind", "rows", "loaded", "updated", "duplicates", "rejected"],
+                rows,
+            )
+        )
+        for f in report.files:
+            if f.ignored_columns:
+                err.print(
+                    f"warning: {f.path}: columns not in the contract ignored: "
+                    f"{', '.join(f.ignored_columns)}"
+                )
+            if f.rejected:
+                err.print(
+                    f"{f.path}: {f.rejected:,} row(s) rejected, first at {f.first_reject}; "
+                    f"kept in {f.rejects_file}"
+                )
+
+
+@app.command()
+def profiles(
+    workspace: WsArg,
+    lookup: Annotated[
+        str | None, typer.Option(help="Show one profile: profile id, customer id or email.")
+    ] = None,
+    rebuild: Annotated[bool, typer.Option(help="Recompute profiles first.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Unified customer profiles: counts, merges by rule, or one profile with its timeline."""
+    from cxloop.workspace import Workspace
+
+    with Workspace.open(workspace) as ws:
+        if rebuild or not ws.profiles.built or ws.profiles.stale:
+            ws.profiles.build()
+        if lookup is not None:
+            profile = ws.profiles.lookup(lookup)
+            if profile is None:
+                raise CxloopError(f"no profile matches {lookup!r}")
+            if json_:
+                print_json(profile)
+                return
+            _print_profile(profile)
+            return
+        summary = ws.profiles.summary()
+        if json_:
+            print_json(summary.to_dict())
+            return
+        rows = [
+            ["profiles", summary.profiles],
+            ["  known (a customer record, id or email)", summary.known_profiles],
+            ["  anonymous only", summary.anonymous_profiles],
+            ["source records", summary.source_records],
+            ["merged records", summary.merged_records],
+            *[[f"merged by {rule}", n] for rule, n in summary.by_rule.items()],
+            ["placeholder identifiers ignored", summary.skipped_identifiers],
+        ]
+        out.print(table("Unified profiles", ["", "count"], rows))
+
+
+def _print_profile(profile: dict) -> None:
+    head = {k: v for k, v in profile.items() if k not in {"records", "links", "timeline"}}
+    out.print(table(f"Profile {profile['profile_id']}", ["field", "value"], list(head.items())))
+    out.print(
+        table(
+            "Source records",
+            ["source", "customer_id", "email", "phone", "name"],
+            [
+                [r["source"], r["customer_id"], r["email"], r["phone"],
+                 " ".join(x for x in (r["first_name"], r["last_name"]) if x)]
+                for r in profile["records"]
+            ],
+        )
+    )
+    out.print(
+        table("Why merged", ["rule", "from", "to"], [[x["rule"], x["from"], x["to"]]
+                                                     for x in profile["links"]])
+    )
+    out.print(
+        table("Timeline (latest first)", ["at", "what", "detail"],
+              [[t["at"], t["what"], t["detail"]] for t in profile["timeline"]])
+    )
+
+
+@app.command()
+def generate(
+    people: Annotated[int, typer.Option(help="Number of people to simulate.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 42,
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("sample-data"),
+    file_format: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    dirty_rate: Annotated[
+        float, typer.Option(help="Share of rows made invalid on purpose (0 for none).")
+    ] = 0.002,
+    json_: JsonOpt = False,
+) -> None:
+    """Write realistic sample data in the contract format, with its planted truths."""
+    from cxloop.cli.progress import step_progress
+    from cxloop.generate import generate as run_generate
+
+    if file_format not in {"csv", "parquet"}:
+        raise CxloopError(f"--format must be csv or parquet, not {file_format!r}")
+    if people < 1:
+        raise CxloopError("--people must be at least 1")
+    with step_progress("Generating", quiet=json_) as cb:
+        result = run_generate(
+            out_dir, people=people, seed=seed, file_format=file_format,  # type: ignore[arg-type]
+            dirty_rate=dirty_rate, progress=cb,
+        )
+    doc = {
+        "out_dir": str(result.out_dir),
+        "files": {k: str(v) for k, v in result.files.items()},
+        "rows": result.rows,
+        "truth_dir": str(result.truth_dir),
+    }
+    if json_:
+        print_json(doc)
+        return
+    out.print(
+        table(f"Sample data in {result.out_dir}", ["kind", "rows"],
+              [[k, n] for k, n in result.rows.items()])
+    )
+    out.print(f"Planted truths: {result.truth_dir}")
+
+
+@app.command()
+def demo(
+    people: Annotated[int, typer.Option(help="Number of people to simulate.")] = 20_000,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for data and workspace.")] = Path(
+        "cxloop-demo"
+    ),
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    json_: JsonOpt = False,
+) -> None:
+    """Generate sample data, load it, build profiles and print the headline figures."""
+    from cxloop.cli.progress import step_progress
+    from cxloop.demo import run_demo
+
+    with step_progress("Demo", quiet=json_) as cb:
+        result = run_demo(out_dir, people=people, seed=seed, progress=cb)
+    if json_:
+        print_json(result)
+        return
+    out.print(table("Loaded", ["kind", "rows", "rejected"],
+                    [[k, v["loaded"], v["rejected"]] for k, v in result["ingest"].items()]))
+    out.print(table("Headline figures", ["figure", "value"],
+                    [[k, v] for k, v in result["headline"].items()]))
+    out.print(f"Workspace: {result['workspace']}  (try: cxloop profiles {result['workspace']})")
+    out.print(f"Rejected rows are kept in {result['rejects_path']}")
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr, never a traceback."""
+    debug = bool(os.environ.get("CXLOOP_DEBUG"))
+    try:
+        app(standalone_mode=False)
+    except CxloopError as exc:
+        err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted: the file being loaded was rolled back; the workspace is intact")
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # the last guard: a one-line report, details on request
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        if debug:
+            raise
+        err.print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {str(exc).splitlines()[0]} "
+            "(set CXLOOP_DEBUG=1 for details)",
+            soft_wrap=True,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""Every parameter of the simulated world, in one frozen, documented object.
+
+The generator plants known truths (buy-till-you-die parameters, experience effects on scores,
+identity links) so that cxloop's analyses can be checked against them. Keeping every knob here,
+with the value it had, lets `truth/parameters.json` record the exact world a file set came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Literal
+
+FileFormat = Literal["csv", "parquet"]
+
+SOURCES: tuple[str, ...] = ("crm", "shop", "store")
+"""Systems that hold customer records: index 0, 1, 2 in every `source` code array."""
+
+COUNTRIES: tuple[str, ...] = ("US", "CA", "GB")
+
+
+@dataclass(frozen=True)
+class GeneratorSettings:
+    """The simulated Northwind retailer: population, behaviour and planted effects.
+
+    Rates are per person, per order or per event as named. Times are in days unless the name
+    says weeks (the BG/NBD parameters are per week, as in Fader, Hardie & Lee 2005).
+    """
+
+    # -- run ---------------------------------------------------------------------------------
+    people: int = 20_000
+    """Persons in the world (each has at least one customer record)."""
+    seed: int = 42
+    """Seed of `numpy.random.default_rng`; the same seed gives byte-identical files."""
+    file_format: FileFormat = "csv"
+    """`csv` (RFC 4180, UTF-8, CRLF) or `parquet`."""
+    dirty_rate: float = 0.002
+    """Fraction of rows per kind replaced by contract violations (at least one when > 0)."""
+
+    # -- calendar and brands -----------------------------------------------------------------
+    window_start: date = date(2024, 7, 1)
+    """First day observed (UTC)."""
+    window_end: date = date(2026, 6, 30)
+    """Last day observed, inclusive (UTC)."""
+    acquisition_days: float = 365.0
+    """Organic first purchases are uniform over this many days from the window start."""
+    brand: str = "Northwind"
+    competitors: tuple[str, ...] = ("Contoso", "Fabrikam")
+
+    # -- population and identities -----------------------------------------------------------
+    country_shares: tuple[float, float, float] = (0.94, 0.04, 0.02)
+    """Share of persons living in US, CA, GB."""
+    crm_share: float = 0.80
+    """Chance of a CRM record; persons drawn with no record at all get one too (~85% in all)."""
+    shop_share: float = 0.60
+    """Chance of an online shop account."""
+    store_share: float = 0.30
+    """Chance of an in-store loyalty card."""
+    buyer_share: float = 0.85
+    """Chance that a person with a shop account or loyalty card ever buys (others are leads)."""
+    consent_share: float = 0.60
+    """Records with `consent_marketing = true`."""
+    unlinkable_share: float = 0.03
+    """Multi-record persons whose shop account uses another e-mail and no phone."""
+    placeholder_phone_share: float = 0.005
+    """Store records whose phone was keyed as `000-000-0000`."""
+    placeholder_email_share: float = 0.002
+    """Store records whose e-mail was keyed as `noreply@northwind.example`."""
+    cookies_per_account: float = 0.6
+    """Mean extra devices (cookies) per shop account beyond the first (binomial over two)."""
+    anonymous_visitor_share: float = 0.10
+    """Extra visitors, as a share of `people`, who browse and never identify."""
+    referee_share: float = 0.01
+    """Share of `people` held back to be acquired through a referral (fillers if too few)."""
+
+    # -- buy-till-you-die (BG/NBD transactions, Gamma-Gamma spend) --------------------------
+    bgnbd_r: float = 0.6
+    """Shape of the Gamma distribution of purchase rates lambda (per week)."""
+    bgnbd_alpha: float = 8.0
+    """Rate of that Gamma distribution, in weeks (mean lambda = r / alpha)."""
+    bgnbd_a: float = 0.7
+    """First shape of the Beta distribution of the dropout probability p."""
+    bgnbd_b: float = 3.5
+    """Second shape of that Beta distribution (mean p = a / (a + b))."""
+    spend_p: float = 6.0
+    """Gamma-Gamma: shape of an order amount given the person's nu."""
+    spend_q: float = 4.0
+    """Gamma-Gamma: shape of the Gamma distribution of nu."""
+    spend_gamma: float = 45.0
+    """Gamma-Gamma: rate of that distribution (mean amount = p * gamma / (q - 1) = 90 USD)."""
+    web_order_share: float = 0.7
+    """Chance that an order of a person with both a shop account and a card is placed online."""
+    app_share: float = 0.35
+    """Online orders placed in the app rather than on the web site."""
+
+    # -- own-stage experiences and their planted effects on behaviour ------------------------
+    late_delivery_share: float = 0.15
+    """Online deliveries that arrive late (1 + geometric days late)."""
+    late_dropout_multiplier: float = 1.6
+    """A late first delivery multiplies the person's dropout probability p."""
+    cancel_share: float = 0.02
+    return_share: float = 0.03
+    return_share_after_late: float = 0.10
+    support_share: float = 0.08
+    """Orders followed by a support contact or chat."""
+    support_share_after_late: float = 0.35
+    support_resolved_share: float = 0.70
+    onboarding_success_share: float = 0.80
+
+    # -- voice of the customer and its planted effects on scores -----------------------------
+    relational_nps_share: float = 0.40
+    """Buyers who answer a relational NPS survey once."""
+    delivery_survey_share: float = 0.25
+    support_survey_share: float = 0.40
+    rating_share: float = 0.15
+    """Orders rated publicly (1-5 stars with a review text)."""
+    comment_share: float = 0.05
+    """Buyers who leave a text-only comment."""
+    survey_text_share: float = 0.35
+    """Survey answers that come with a verbatim."""
+    email_only_share: float = 0.30
+    """Survey answers that name the customer by e-mail only (source `survey`)."""
+    satisfaction_base: float = 7.6
+    """Mean latent satisfaction, on the 0-10 NPS scale."""
+    person_effect_sd: float = 1.3
+    noise_sd: float = 1.2
+    effect_late_delivery: float = -2.5
+    effect_unresolved_support: float = -3.0
+    effect_onboarding_success: float = 1.0
+    experience_memory_days: float = 180.0
+    """A relational answer remembers late deliveries and unresolved contacts this long."""
+
+    # -- advocacy and social -----------------------------------------------------------------
+    referral_share: float = 0.30
+    """Promoters (relational NPS 9-10) who refer a friend."""
+    referral_conversion: float = 0.35
+    """Referrals whose friend becomes a customer (capped by `referee_share`)."""
+    mentions_per_person: float = 0.5
+    brand_shares: tuple[float, float, float] = (0.45, 0.30, 0.25)
+    """Share of voice of Northwind, Contoso, Fabrikam."""
+    known_author_share: float = 0.20
+    """Northwind mentions written by a known customer (their CRM id is given)."""
+
+    # -- export artefacts --------------------------------------------------------------------
+    duplicate_event_share: float = 0.0005
+    """Event rows exported twice (same event_id, same content)."""
+
+    def __post_init__(self) -> None:
+        """Refuse settings that cannot make a valid world, with a one-line reason."""
+        if self.people < 1 or self.people > 2_000_000:
+            raise ValueError("people must be between 1 and 2,000,000")
+        if not 0.0 <= self.dirty_rate < 0.5:
+            raise ValueError("dirty_rate must be in [0, 0.5)")
+        if self.file_format not in ("csv", "parquet"):
+            raise ValueError("file_format must be 'csv' or 'parquet'")
+        if self.window_end <= self.window_start:
+            raise ValueError("window_end must be after window_start")
+
+    @property
+    def window_days(self) -> float:
+        """Length of the observation window in days (the end day included)."""
+        return float((self.window_end - self.window_start).days + 1)
+
+    @property
+    def epoch_s(self) -> int:
+        """Unix seconds of the window start; simulated times are days since then."""
+        start = datetime(
+            self.window_start.year, self.window_start.month, self.window_start.day, tzinfo=UTC
+        )
+        return int(start.timestamp())
+
+    @property
+    def brands(self) -> tuple[str, ...]:
+        """Our brand first, then the competitors."""
+        return (self.brand, *self.competitors)

@@ -1,0 +1,285 @@
+"""Loading contract files: every bad-input case of the contract, idempotency, atomicity."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import multiprocessing
+import time
+
+import duckdb
+import pytest
+
+import cxloop
+from cxloop.errors import InputFileError, WorkspaceBusyError
+from tests.conftest import write
+
+EVENTS_HEADER = "event_id,customer_id,occurred_at,touchpoint,stage,duration_s,success,properties\n"
+
+
+def rejects(ws):
+    return ws.engine.fetchall('SELECT line, "column", reason FROM ingest_rejects ORDER BY line')
+
+
+def test_good_rows_load_and_bad_rows_are_kept_with_reasons(ws, tmp_path):
+    path = write(
+        tmp_path / "events.csv",
+        EVENTS_HEADER
+        + "e1,c1,2024-03-01T10:15:00Z,product_view,buy,12.5,yes,\n"  # line 2 ok
+        + "e2,c1,,checkout,buy,,,\n"  # line 3 missing timestamp
+        + "e3,c1,2025-13-45,checkout,buy,,,\n"  # line 4 bad timestamp
+        + "e4,c1,2024-03-01,checkout,sell,,,\n"  # line 5 unknown stage
+        + "e5,c1,2024-03-01,checkout,buy,12;5,,\n"  # line 6 bad number
+        + 'e6,c1,2024-03-01,checkout,buy,,,"{""late_days"": 3}"\n',  # line 7 ok
+    )
+    report = ws.ingest([path]).files[0]
+    assert (report.rows, report.loaded, report.rejected) == (6, 2, 4)
+    assert rejects(ws) == [
+        (3, "occurred_at", "occurred_at: is required"),
+        (4, "occurred_at", "occurred_at: '2025-13-45' is not an ISO 8601 timestamp"),
+        (5, "stage", "stage: 'sell' is not one of buy, own, advocate"),
+        (6, "duration_s", "duration_s: '12;5' is not a number with '.' as decimal separator"),
+    ]
+    props = ws.engine.scalar("SELECT properties FROM events WHERE event_id = 'e6'")
+    assert json.loads(props) == {"late_days": 3}
+    # The rejects file carries the original values and the reasons, and loads again once fixed.
+    text = open(report.rejects_file, encoding="utf-8").read()
+    assert "2025-13-45" in text and "_reject_reason" in text
+    fixed = write(tmp_path / "fixed_events.csv", text.replace("2025-13-45", "2025-12-15"))
+    again = ws.ingest([fixed]).files[0]
+    assert again.loaded == 1 and again.rejected == 3
+
+
+@pytest.mark.parametrize(
+    ("metric", "score", "ok"),
+    [
+        ("nps", "10", True), ("nps", "11", False), ("nps", "-1", False), ("nps", "7.5", False),
+        ("ces", "0", False), ("ces", "7", True), ("csat", "6", False), ("rating", "4.5", True),
+        ("rating", "0", False), ("comment", "", True), ("nps", "", False), ("stars", "3", False),
+    ],
+)
+def test_feedback_scores_must_be_on_their_metric_scale(ws, tmp_path, metric, score, ok):
+    path = write(
+        tmp_path / "feedback.csv",
+        "response_id,customer_id,submitted_at,metric,score,text\n"
+        f"r1,c1,2024-05-01,{metric},{score},hello\n",
+    )
+    report = ws.ingest([path]).files[0]
+    assert report.loaded == int(ok) and report.rejected == int(not ok)
+
+
+def test_orders_amounts_are_exact_and_non_negative(ws, tmp_path):
+    path = write(
+        tmp_path / "orders.csv",
+        "order_id,customer_id,ordered_at,amount,status\n"
+        "o1,c1,2024-05-01,19.99,completed\n"
+        "o2,c1,2024-05-01,-5,completed\n"
+        "o3,c1,2024-05-01,\"12,50\",\n"
+        "o4,c1,2024-05-01,0.10,RETURNED\n"
+        "o5,c1,2024-05-01,3,lost\n",
+    )
+    report = ws.ingest([path]).files[0]
+    assert (report.loaded, report.rejected) == (2, 3)
+    rows = ws.engine.fetchall("SELECT order_id, amount, status FROM orders ORDER BY order_id")
+    assert [(r[0], str(r[1]), r[2]) for r in rows] == [
+        ("o1", "19.9900", "completed"),
+        ("o4", "0.1000", "returned"),
+    ]
+    reasons = [r[2] for r in rejects(ws)]
+    assert "amount: '-5' is below 0" in reasons[0]
+    assert "'12,50' is not a number" in reasons[1]
+    assert "'lost' is not one of" in reasons[2]
+
+
+def test_timestamps_follow_the_contract(tmp_path):
+    ws = cxloop.Workspace.init(tmp_path / "ws", timezone="Europe/Paris")
+    path = write(
+        tmp_path / "events.csv",
+        "event_id,customer_id,occurred_at,touchpoint\n"
+        "a,c,2024-03-01,x\n"  # naive date: workspace time zone (UTC+1 in March)
+        "b,c,2024-03-01T10:15:00+02:00,x\n"
+        "c,c,2024-03-01T10:15:00Z,x\n",
+    )
+    ws.ingest([path])
+    got = dict(ws.engine.fetchall("SELECT event_id, strftime(occurred_at, '%Y-%m-%d %H:%M') FROM events"))
+    assert got == {"a": "2024-02-29 23:00", "b": "2024-03-01 08:15", "c": "2024-03-01 10:15"}
+    ws.close()
+
+
+def test_customer_reference_is_required(ws, tmp_path):
+    path = write(
+        tmp_path / "events.csv",
+        "event_id,customer_id,anonymous_id,email,occurred_at,touchpoint\n"
+        "a,,,,2024-03-01,x\nb,,anon1,,2024-03-01,x\nc,,,x@y.com,2024-03-01,x\n",
+    )
+    report = ws.ingest([path]).files[0]
+    assert (report.loaded, report.rejected) == (2, 1)
+
+
+def test_header_without_required_columns_names_them(ws, tmp_path):
+    path = write(tmp_path / "orders.csv", "order_id,customer_id\no1,c1\n")
+    with pytest.raises(InputFileError, match="lacks required column\\(s\\) ordered_at, amount"):
+        ws.ingest([path])
+
+
+def test_invalid_utf8_reports_the_line_and_loads_the_rest(ws, tmp_path):
+    path = write(
+        tmp_path / "customers.csv",
+        b"customer_id,first_name\nc1,Ann\nc2,Ren\xe9e\nc3,Bo\n",
+    )
+    report = ws.ingest([path]).files[0]
+    assert (report.loaded, report.rejected) == (2, 1)
+    assert rejects(ws) == [(3, None, "not valid UTF-8")]
+    assert report.first_reject.startswith("line 3")
+    # Good rows after the bad line still carry their true line numbers.
+    assert ws.engine.scalar("SELECT _line FROM customers WHERE customer_id = 'c3'") == 4
+
+
+def test_unknown_columns_are_kept_or_reported(ws, tmp_path):
+    customers = write(
+        tmp_path / "customers.csv",
+        'customer_id,Email,Plan,attributes\nc1, A@B.com ,gold,"{""tier"": 2}"\n',
+    )
+    orders = write(
+        tmp_path / "orders.csv", "order_id,customer_id,ordered_at,amount,coupon\no1,c1,2024-01-01,5,X\n"
+    )
+    report = ws.ingest([customers, orders])
+    attrs = json.loads(ws.engine.scalar("SELECT attributes FROM customers"))
+    assert attrs == {"tier": 2, "plan": "gold"}
+    assert ws.engine.scalar("SELECT email FROM customers") == "A@B.com"
+    assert report.files[1].ignored_columns == ("coupon",)
+
+
+def test_loading_twice_changes_nothing_and_changes_replace(ws, tmp_path):
+    path = write(
+        tmp_path / "orders.csv",
+        "order_id,customer_id,ordered_at,amount\no1,c1,2024-01-01,5\no2,c1,2024-01-02,6\n"
+        "o1,c1,2024-01-01,5\n",
+    )
+    first = ws.ingest([path]).files[0]
+    assert (first.loaded, first.duplicates) == (2, 1)
+    snapshot = ws.engine.fetchall("SELECT * EXCLUDE (_loaded_at) FROM orders ORDER BY order_id")
+    second = ws.ingest([path]).files[0]
+    assert (second.loaded, second.updated, second.duplicates) == (0, 0, 3)
+    assert ws.engine.fetchall("SELECT * EXCLUDE (_loaded_at) FROM orders ORDER BY order_id") == snapshot
+    changed = write(tmp_path / "orders_fix.csv", "order_id,customer_id,ordered_at,amount\no2,c1,2024-01-02,7\n")
+    third = ws.ingest([changed]).files[0]
+    assert (third.loaded, third.updated) == (0, 1)
+    assert str(ws.engine.scalar("SELECT amount FROM orders WHERE order_id = 'o2'")) == "7.0000"
+    assert ws.count("orders") == 2
+
+
+def test_same_id_in_another_source_is_another_record(ws, tmp_path):
+    path = write(
+        tmp_path / "customers.csv", "customer_id,source\n001,crm\n001,shop\n001,\n1,crm\n"
+    )
+    assert ws.ingest([path]).files[0].loaded == 4
+
+
+def test_formats_load_the_same_rows(ws, tmp_path):
+    csv_text = (
+        "event_id,customer_id,occurred_at,touchpoint,duration_s,success,properties\n"
+        'a,c1,2024-03-01T10:00:00Z,view,3.5,true,"{""k"": 1}"\n'
+        "b,c2,2024-03-02,cart,,false,\n"
+    )
+    csv_path = write(tmp_path / "csv" / "events.csv", csv_text)
+    gz_path = tmp_path / "gz" / "events.csv.gz"
+    gz_path.parent.mkdir()
+    gz_path.write_bytes(gzip.compress(csv_text.encode()))
+    jsonl = write(
+        tmp_path / "jl" / "events.jsonl",
+        '{"event_id": "a", "customer_id": "c1", "occurred_at": "2024-03-01T10:00:00Z", '
+        '"touchpoint": "view", "duration_s": 3.5, "success": true, "properties": {"k": 1}}\n'
+        '\n{"event_id": "b", "customer_id": "c2", "occurred_at": "2024-03-02", '
+        '"touchpoint": "cart", "success": false}\n',
+    )
+    parquet = tmp_path / "pq" / "events.parquet"
+    parquet.parent.mkdir()
+    duckdb.sql(
+        "SELECT 'a' AS event_id, 'c1' AS customer_id, TIMESTAMP '2024-03-01 10:00:00' AS occurred_at, "
+        "'view' AS touchpoint, 3.5 AS duration_s, true AS success, '{\"k\": 1}' AS properties "
+        "UNION ALL SELECT 'b', 'c2', TIMESTAMP '2024-03-02', 'cart', NULL, false, NULL"
+    ).write_parquet(str(parquet))
+    query = "SELECT event_id, customer_id, occurred_at, touchpoint, duration_s, success, properties FROM events ORDER BY 1"
+    results = []
+    for path in (csv_path, gz_path, jsonl, parquet):
+        ws.engine.execute("DELETE FROM events")
+        report = ws.ingest([path]).files[0]
+        assert report.rejected == 0, report
+        rows = ws.engine.fetchall(query)
+        results.append([(*r[:6], json.loads(r[6]) if r[6] else {}) for r in rows])
+    assert all(r == results[0] for r in results)
+
+
+def test_jsonl_bad_lines_are_rejected_with_line_numbers(ws, tmp_path):
+    path = write(
+        tmp_path / "mentions.jsonl",
+        '{"mention_id": "m1", "posted_at": "2024-01-01", "platform": "x", "author": "a", '
+        '"brand": "Northwind", "kind": "post"}\n'
+        "not json\n"
+        '["an", "array"]\n'
+        '{"mention_id": "m2", "posted_at": "2024-01-01", "platform": "x", "author": "a", '
+        '"brand": "Northwind", "kind": "shout"}\n',
+    )
+    report = ws.ingest([path]).files[0]
+    assert (report.loaded, report.rejected) == (1, 3)
+    assert [(r[0], r[2]) for r in rejects(ws)] == [
+        (2, "line: not a JSON object"),
+        (3, "line: not a JSON object"),
+        (4, "kind: 'shout' is not one of post, reply, review, share, like"),
+    ]
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.mark.parametrize("error", [Boom, KeyboardInterrupt])
+def test_a_failure_mid_file_leaves_the_workspace_as_before(ws, tmp_path, monkeypatch, error):
+    good = write(tmp_path / "orders.csv", "order_id,customer_id,ordered_at,amount\no1,c1,2024-01-01,5\n")
+    ws.ingest([good])
+    before = ws.engine.fetchall("SELECT * FROM orders")
+    log_before = ws.engine.scalar("SELECT count(*) FROM ingest_log")
+    second = write(
+        tmp_path / "more_orders.csv",
+        "order_id,customer_id,ordered_at,amount\no1,c1,2024-01-01,9\no2,c1,2024-01-01,x\no3,c,2024-01-01,1\n",
+    )
+    real_execute = ws.engine.execute
+
+    def failing(sql, params=None):
+        if sql.startswith("INSERT INTO ingest_rejects"):
+            raise error()  # after the delete/insert of the merge, before commit
+        return real_execute(sql, params)
+
+    monkeypatch.setattr(ws.engine, "execute", failing)
+    with pytest.raises(error):
+        ws.ingest([second])
+    monkeypatch.undo()
+    assert ws.engine.fetchall("SELECT * FROM orders") == before
+    assert ws.engine.scalar("SELECT count(*) FROM ingest_log") == log_before
+    assert ws.engine.scalar("SELECT count(*) FROM ingest_rejects") == 0
+    # And the workspace is usable afterwards.
+    assert ws.ingest([second]).files[0].updated == 1
+
+
+def _hold_workspace(path, seconds, ready):
+    with cxloop.Workspace.open(path):
+        ready.set()
+        time.sleep(seconds)
+
+
+def test_a_second_process_waits_then_says_busy(tmp_path):
+    cxloop.Workspace.init(tmp_path / "ws").close()
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    holder = ctx.Process(target=_hold_workspace, args=(tmp_path / "ws", 4, ready))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        with pytest.raises(WorkspaceBusyError, match="busy"):
+            cxloop.Workspace.open(tmp_path / "ws", wait=0.5)
+        # Waiting long enough succeeds once the other process is done.
+        with cxloop.Workspace.open(tmp_path / "ws", wait=30) as ws:
+            assert ws.count("orders") == 0
+    finally:
+        holder.join(30)
