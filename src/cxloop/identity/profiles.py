@@ -223,8 +223,8 @@ class Profiles:
             [profile_id],
         )
         timeline = e.fetchall(
-            """SELECT at, what, detail FROM (
-                SELECT ev.occurred_at AS at, 'event' AS what,
+            """SELECT "at", what, detail FROM (
+                SELECT ev.occurred_at AS "at", 'event' AS what,
                        ev.touchpoint || coalesce(' (' || ev.channel || ')', '') AS detail
                 FROM profile_links l JOIN events ev ON l.kind = 'events'
                  AND ev.source = l.source AND ev.event_id = l.id WHERE l.profile_id = $p
@@ -239,7 +239,7 @@ class Profiles:
                        || coalesce(' @' || f.touchpoint, '')
                 FROM profile_links l JOIN feedback f ON l.kind = 'feedback'
                  AND f.source = l.source AND f.response_id = l.id WHERE l.profile_id = $p
-            ) ORDER BY at DESC LIMIT $n""",
+            ) ORDER BY "at" DESC LIMIT $n""",
             {"p": profile_id, "n": timeline_limit},
         )
         profile["records"] = [
