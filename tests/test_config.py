@@ -7,7 +7,9 @@ from cxloop.errors import ConfigError
 
 
 def test_rendered_config_round_trips_with_comments():
-    text = render_config(brand='Say "hi"', competitors=("Contoso", "Fabrikam"), timezone="Europe/Paris")
+    text = render_config(
+        brand='Say "hi"', competitors=("Contoso", "Fabrikam"), timezone="Europe/Paris"
+    )
     assert text.count("#") > 10, "every setting is explained"
     config = WorkspaceConfig.from_dict(__import__("tomllib").loads(text))
     assert config.brand.name == 'Say "hi"'

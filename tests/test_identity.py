@@ -15,7 +15,9 @@ HEADER = "customer_id,source,email,phone,country\n"
 
 def partition(ws):
     """Profiles as sets of source records, e.g. {frozenset({'crm:1', 'shop:2'})}."""
-    rows = ws.engine.fetchall("SELECT profile_id, source || ':' || customer_id FROM profile_records")
+    rows = ws.engine.fetchall(
+        "SELECT profile_id, source || ':' || customer_id FROM profile_records"
+    )
     groups: dict[str, set[str]] = {}
     for pid, rec in rows:
         groups.setdefault(pid, set()).add(rec)
@@ -32,7 +34,11 @@ def load(ws, tmp_path, customers: str, events: str | None = None):
 
 
 def test_emails_match_after_trimming_and_lower_casing(ws, tmp_path):
-    load(ws, tmp_path, "1,crm,Jane.Doe@Example.com,,\n2,shop,  jane.doe@example.COM ,,\n3,shop,jane@x.com,,\n")
+    load(
+        ws,
+        tmp_path,
+        "1,crm,Jane.Doe@Example.com,,\n2,shop,  jane.doe@example.COM ,,\n3,shop,jane@x.com,,\n",
+    )
     assert partition(ws) == {frozenset({"crm:1", "shop:2"}), frozenset({"shop:3"})}
 
 
@@ -81,7 +87,10 @@ def test_over_shared_identifier_is_ignored(tmp_path):
     )
     ws.close()
     ws = cxloop.Workspace.open(tmp_path / "ws")
-    rows = "".join(f"{i},crm,shop@frontdesk.com,,\n" for i in range(4)) + "a,crm,x@y.com,,\nb,shop,x@y.com,,\n"
+    rows = (
+        "".join(f"{i},crm,shop@frontdesk.com,,\n" for i in range(4))
+        + "a,crm,x@y.com,,\nb,shop,x@y.com,,\n"
+    )
     summary = load(ws, tmp_path, rows)
     assert len(partition(ws)) == 5
     assert summary.skipped_identifiers == 1
@@ -96,7 +105,9 @@ def test_anonymous_activity_follows_identification(ws, tmp_path):
         "e3,,,cookie2,2024-01-01,product_view\n"  # never identified
     )
     summary = load(ws, tmp_path, "w1,shop,a@x.com,,\n", events)
-    links = dict(ws.engine.fetchall("SELECT id, profile_id FROM profile_links WHERE kind = 'events'"))
+    links = dict(
+        ws.engine.fetchall("SELECT id, profile_id FROM profile_links WHERE kind = 'events'")
+    )
     assert links["e1"] == links["e2"]
     assert links["e3"] != links["e1"]
     assert summary.profiles == 2 and summary.anonymous_profiles == 1
@@ -115,7 +126,9 @@ def test_references_link_by_id_or_email(ws, tmp_path):
     )
     ws.ingest([tmp_path / "feedback.csv"])
     ws.profiles.build()
-    links = dict(ws.engine.fetchall("SELECT id, profile_id FROM profile_links WHERE kind = 'feedback'"))
+    links = dict(
+        ws.engine.fetchall("SELECT id, profile_id FROM profile_links WHERE kind = 'feedback'")
+    )
     owner = ws.engine.scalar("SELECT profile_id FROM profile_records WHERE customer_id = 'c1'")
     # r1 by email, r2 by a customer id given without source (unique across sources).
     assert links["r1"] == owner and links["r2"] == owner
@@ -148,7 +161,9 @@ records = st.lists(
 )
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(records=records, seed=st.integers(0, 1000))
 def test_merges_do_not_depend_on_record_order(tmp_path_factory, records, seed):
     rows = [f"id{i},{src},{email},{phone},US\n" for i, (src, email, phone) in enumerate(records)]
@@ -158,5 +173,11 @@ def test_merges_do_not_depend_on_record_order(tmp_path_factory, records, seed):
         ordered = rows[:] if attempt == 0 else random.Random(seed).sample(rows, len(rows))
         with cxloop.Workspace.init(base / "ws") as ws:
             load(ws, base, "".join(ordered))
-            results.append(sorted(ws.engine.fetchall("SELECT source, customer_id, profile_id FROM profile_records")))
+            results.append(
+                sorted(
+                    ws.engine.fetchall(
+                        "SELECT source, customer_id, profile_id FROM profile_records"
+                    )
+                )
+            )
     assert results[0] == results[1]

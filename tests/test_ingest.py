@@ -6,6 +6,7 @@ import gzip
 import json
 import multiprocessing
 import time
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -43,7 +44,7 @@ def test_good_rows_load_and_bad_rows_are_kept_with_reasons(ws, tmp_path):
     props = ws.engine.scalar("SELECT properties FROM events WHERE event_id = 'e6'")
     assert json.loads(props) == {"late_days": 3}
     # The rejects file carries the original values and the reasons, and loads again once fixed.
-    text = open(report.rejects_file, encoding="utf-8").read()
+    text = Path(report.rejects_file).read_text(encoding="utf-8")
     assert "2025-13-45" in text and "_reject_reason" in text
     fixed = write(tmp_path / "fixed_events.csv", text.replace("2025-13-45", "2025-12-15"))
     again = ws.ingest([fixed]).files[0]
@@ -53,9 +54,18 @@ def test_good_rows_load_and_bad_rows_are_kept_with_reasons(ws, tmp_path):
 @pytest.mark.parametrize(
     ("metric", "score", "ok"),
     [
-        ("nps", "10", True), ("nps", "11", False), ("nps", "-1", False), ("nps", "7.5", False),
-        ("ces", "0", False), ("ces", "7", True), ("csat", "6", False), ("rating", "4.5", True),
-        ("rating", "0", False), ("comment", "", True), ("nps", "", False), ("stars", "3", False),
+        ("nps", "10", True),
+        ("nps", "11", False),
+        ("nps", "-1", False),
+        ("nps", "7.5", False),
+        ("ces", "0", False),
+        ("ces", "7", True),
+        ("csat", "6", False),
+        ("rating", "4.5", True),
+        ("rating", "0", False),
+        ("comment", "", True),
+        ("nps", "", False),
+        ("stars", "3", False),
     ],
 )
 def test_feedback_scores_must_be_on_their_metric_scale(ws, tmp_path, metric, score, ok):
@@ -74,7 +84,7 @@ def test_orders_amounts_are_exact_and_non_negative(ws, tmp_path):
         "order_id,customer_id,ordered_at,amount,status\n"
         "o1,c1,2024-05-01,19.99,completed\n"
         "o2,c1,2024-05-01,-5,completed\n"
-        "o3,c1,2024-05-01,\"12,50\",\n"
+        'o3,c1,2024-05-01,"12,50",\n'
         "o4,c1,2024-05-01,0.10,RETURNED\n"
         "o5,c1,2024-05-01,3,lost\n",
     )
@@ -101,7 +111,9 @@ def test_timestamps_follow_the_contract(tmp_path):
         "c,c,2024-03-01T10:15:00Z,x\n",
     )
     ws.ingest([path])
-    got = dict(ws.engine.fetchall("SELECT event_id, strftime(occurred_at, '%Y-%m-%d %H:%M') FROM events"))
+    got = dict(
+        ws.engine.fetchall("SELECT event_id, strftime(occurred_at, '%Y-%m-%d %H:%M') FROM events")
+    )
     assert got == {"a": "2024-02-29 23:00", "b": "2024-03-01 08:15", "c": "2024-03-01 10:15"}
     ws.close()
 
@@ -141,7 +153,8 @@ def test_unknown_columns_are_kept_or_reported(ws, tmp_path):
         'customer_id,Email,Plan,attributes\nc1, A@B.com ,gold,"{""tier"": 2}"\n',
     )
     orders = write(
-        tmp_path / "orders.csv", "order_id,customer_id,ordered_at,amount,coupon\no1,c1,2024-01-01,5,X\n"
+        tmp_path / "orders.csv",
+        "order_id,customer_id,ordered_at,amount,coupon\no1,c1,2024-01-01,5,X\n",
     )
     report = ws.ingest([customers, orders])
     attrs = json.loads(ws.engine.scalar("SELECT attributes FROM customers"))
@@ -161,8 +174,13 @@ def test_loading_twice_changes_nothing_and_changes_replace(ws, tmp_path):
     snapshot = ws.engine.fetchall("SELECT * EXCLUDE (_loaded_at) FROM orders ORDER BY order_id")
     second = ws.ingest([path]).files[0]
     assert (second.loaded, second.updated, second.duplicates) == (0, 0, 3)
-    assert ws.engine.fetchall("SELECT * EXCLUDE (_loaded_at) FROM orders ORDER BY order_id") == snapshot
-    changed = write(tmp_path / "orders_fix.csv", "order_id,customer_id,ordered_at,amount\no2,c1,2024-01-02,7\n")
+    assert (
+        ws.engine.fetchall("SELECT * EXCLUDE (_loaded_at) FROM orders ORDER BY order_id")
+        == snapshot
+    )
+    changed = write(
+        tmp_path / "orders_fix.csv", "order_id,customer_id,ordered_at,amount\no2,c1,2024-01-02,7\n"
+    )
     third = ws.ingest([changed]).files[0]
     assert (third.loaded, third.updated) == (0, 1)
     assert str(ws.engine.scalar("SELECT amount FROM orders WHERE order_id = 'o2'")) == "7.0000"
@@ -170,9 +188,7 @@ def test_loading_twice_changes_nothing_and_changes_replace(ws, tmp_path):
 
 
 def test_same_id_in_another_source_is_another_record(ws, tmp_path):
-    path = write(
-        tmp_path / "customers.csv", "customer_id,source\n001,crm\n001,shop\n001,\n1,crm\n"
-    )
+    path = write(tmp_path / "customers.csv", "customer_id,source\n001,crm\n001,shop\n001,\n1,crm\n")
     assert ws.ingest([path]).files[0].loaded == 4
 
 
@@ -196,11 +212,15 @@ def test_formats_load_the_same_rows(ws, tmp_path):
     parquet = tmp_path / "pq" / "events.parquet"
     parquet.parent.mkdir()
     duckdb.sql(
-        "SELECT 'a' AS event_id, 'c1' AS customer_id, TIMESTAMP '2024-03-01 10:00:00' AS occurred_at, "
+        "SELECT 'a' AS event_id, 'c1' AS customer_id, "
+        "TIMESTAMP '2024-03-01 10:00:00' AS occurred_at, "
         "'view' AS touchpoint, 3.5 AS duration_s, true AS success, '{\"k\": 1}' AS properties "
         "UNION ALL SELECT 'b', 'c2', TIMESTAMP '2024-03-02', 'cart', NULL, false, NULL"
     ).write_parquet(str(parquet))
-    query = "SELECT event_id, customer_id, occurred_at, touchpoint, duration_s, success, properties FROM events ORDER BY 1"
+    query = (
+        "SELECT event_id, customer_id, occurred_at, touchpoint, duration_s, success, "
+        "properties FROM events ORDER BY 1"
+    )
     results = []
     for path in (csv_path, gz_path, jsonl, parquet):
         ws.engine.execute("DELETE FROM events")
@@ -236,7 +256,9 @@ class Boom(Exception):
 
 @pytest.mark.parametrize("error", [Boom, KeyboardInterrupt])
 def test_a_failure_mid_file_leaves_the_workspace_as_before(ws, tmp_path, monkeypatch, error):
-    good = write(tmp_path / "orders.csv", "order_id,customer_id,ordered_at,amount\no1,c1,2024-01-01,5\n")
+    good = write(
+        tmp_path / "orders.csv", "order_id,customer_id,ordered_at,amount\no1,c1,2024-01-01,5\n"
+    )
     ws.ingest([good])
     before = ws.engine.fetchall("SELECT * FROM orders")
     log_before = ws.engine.scalar("SELECT count(*) FROM ingest_log")

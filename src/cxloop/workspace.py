@@ -130,8 +130,7 @@ class Workspace:
             for ddl in all_ddl():
                 self.engine.execute(ddl)
             self.engine.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?), "
-                "('contract_version', ?)",
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?), ('contract_version', ?)",
                 [str(SCHEMA_VERSION), str(CONTRACT_VERSION)],
             )
 

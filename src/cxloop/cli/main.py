@@ -141,19 +141,30 @@ def _print_profile(profile: dict) -> None:
             "Source records",
             ["source", "customer_id", "email", "phone", "name"],
             [
-                [r["source"], r["customer_id"], r["email"], r["phone"],
-                 " ".join(x for x in (r["first_name"], r["last_name"]) if x)]
+                [
+                    r["source"],
+                    r["customer_id"],
+                    r["email"],
+                    r["phone"],
+                    " ".join(x for x in (r["first_name"], r["last_name"]) if x),
+                ]
                 for r in profile["records"]
             ],
         )
     )
     out.print(
-        table("Why merged", ["rule", "from", "to"], [[x["rule"], x["from"], x["to"]]
-                                                     for x in profile["links"]])
+        table(
+            "Why merged",
+            ["rule", "from", "to"],
+            [[x["rule"], x["from"], x["to"]] for x in profile["links"]],
+        )
     )
     out.print(
-        table("Timeline (latest first)", ["at", "what", "detail"],
-              [[t["at"], t["what"], t["detail"]] for t in profile["timeline"]])
+        table(
+            "Timeline (latest first)",
+            ["at", "what", "detail"],
+            [[t["at"], t["what"], t["detail"]] for t in profile["timeline"]],
+        )
     )
 
 
@@ -178,8 +189,12 @@ def generate(
         raise CxloopError("--people must be at least 1")
     with step_progress("Generating", quiet=json_) as cb:
         result = run_generate(
-            out_dir, people=people, seed=seed, file_format=file_format,  # type: ignore[arg-type]
-            dirty_rate=dirty_rate, progress=cb,
+            out_dir,
+            people=people,
+            seed=seed,
+            file_format=file_format,  # type: ignore[arg-type]
+            dirty_rate=dirty_rate,
+            progress=cb,
         )
     doc = {
         "out_dir": str(result.out_dir),
@@ -191,8 +206,11 @@ def generate(
         print_json(doc)
         return
     out.print(
-        table(f"Sample data in {result.out_dir}", ["kind", "rows"],
-              [[k, n] for k, n in result.rows.items()])
+        table(
+            f"Sample data in {result.out_dir}",
+            ["kind", "rows"],
+            [[k, n] for k, n in result.rows.items()],
+        )
     )
     out.print(f"Planted truths: {result.truth_dir}")
 
@@ -215,10 +233,18 @@ def demo(
     if json_:
         print_json(result)
         return
-    out.print(table("Loaded", ["kind", "rows", "rejected"],
-                    [[k, v["loaded"], v["rejected"]] for k, v in result["ingest"].items()]))
-    out.print(table("Headline figures", ["figure", "value"],
-                    [[k, v] for k, v in result["headline"].items()]))
+    out.print(
+        table(
+            "Loaded",
+            ["kind", "rows", "rejected"],
+            [[k, v["loaded"], v["rejected"]] for k, v in result["ingest"].items()],
+        )
+    )
+    out.print(
+        table(
+            "Headline figures", ["figure", "value"], [[k, v] for k, v in result["headline"].items()]
+        )
+    )
     out.print(f"Workspace: {result['workspace']}  (try: cxloop profiles {result['workspace']})")
     out.print(f"Rejected rows are kept in {result['rejects_path']}")
 

@@ -156,7 +156,9 @@ def _load_staged(
         rejects_file, first = _write_rejects_file(
             engine, input_file, staged, header, valid, batch_id, rejects_dir
         )
-        report = FileReport(**{**asdict(report), "rejects_file": rejects_file, "first_reject": first})
+        report = FileReport(
+            **{**asdict(report), "rejects_file": rejects_file, "first_reject": first}
+        )
     return report
 
 
@@ -204,15 +206,15 @@ def _write_rejects_file(
         for h in header
     )
     engine.write_csv(
-        f"SELECT {cols}, line AS _reject_line, \"column\" AS _reject_column, "
+        f'SELECT {cols}, line AS _reject_line, "column" AS _reject_column, '
         f"reason AS _reject_reason, raw AS _reject_raw FROM ingest_rejects "
-        f"WHERE batch_id = ? AND path = ? ORDER BY coalesce(line, \"row\")",
+        f'WHERE batch_id = ? AND path = ? ORDER BY coalesce(line, "row")',
         out,
         [batch_id, str(input_file.path)],
     )
     first = engine.fetchone(
         "SELECT line, reason FROM ingest_rejects WHERE batch_id = ? AND path = ? "
-        "ORDER BY coalesce(line, \"row\") LIMIT 1",
+        'ORDER BY coalesce(line, "row") LIMIT 1',
         [batch_id, str(input_file.path)],
     )
     first_text = f"line {first[0]}: {first[1]}" if first else ""

@@ -72,7 +72,7 @@ class Kind:
 
 
 STAGES = ("buy", "own", "advocate")
-S, TS, D, B, I, DEC, N, J = (
+S, TS, D, B, INT, DEC, N, J = (
     ColumnType.STRING,
     ColumnType.TIMESTAMP,
     ColumnType.DATE,
@@ -158,7 +158,7 @@ ORDERS = Kind(
             lower=True,
         ),
         Column("channel", S, lower=True),
-        Column("items", I, minimum=0),
+        Column("items", INT, minimum=0),
         Column("referral_code", S),
     ),
     key=("source", "order_id"),
@@ -196,10 +196,14 @@ MENTIONS = Kind(
         Column("customer_id", S),
         Column("brand", S, required=True),
         Column(
-            "kind", S, required=True, choices=("post", "reply", "review", "share", "like"), lower=True
+            "kind",
+            S,
+            required=True,
+            choices=("post", "reply", "review", "share", "like"),
+            lower=True,
         ),
         Column("text", S),
-        Column("reach", I, minimum=0),
+        Column("reach", INT, minimum=0),
         Column("url", S),
     ),
     key=("mention_id",),

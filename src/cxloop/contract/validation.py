@@ -142,7 +142,9 @@ class RowValidator:
                         f"{text} IS NOT NULL AND ({value} IS NULL OR "
                         f"json_type({value}) <> 'OBJECT')"
                     )
-                out.append(_reason(column.name, bad, f"{_shown(text)} || {literal(' ' + type_msg)}"))
+                out.append(
+                    _reason(column.name, bad, f"{_shown(text)} || {literal(' ' + type_msg)}")
+                )
             if column.choices:
                 choices = ", ".join(column.choices)
                 out.append(

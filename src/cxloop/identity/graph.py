@@ -38,8 +38,13 @@ GROUP BY customer_id HAVING count(*) = 1
 
 
 def reference_sql(
-    kind: str, table: str, source: str, key: str, customer_id: str,
-    email: str | None, anonymous_id: str | None,
+    kind: str,
+    table: str,
+    source: str,
+    key: str,
+    customer_id: str,
+    email: str | None,
+    anonymous_id: str | None,
 ) -> str:
     """SELECT of one kind's customer references: (kind, source, id, ref, email, anon).
 
@@ -69,7 +74,9 @@ LEFT JOIN id_unique_ids u ON u.customer_id = t.{customer_id}
 
 
 REFERENCES = (
-    reference_sql("events", "events", "t.source", "event_id", "customer_id", "email", "anonymous_id"),
+    reference_sql(
+        "events", "events", "t.source", "event_id", "customer_id", "email", "anonymous_id"
+    ),
     reference_sql("orders", "orders", "t.source", "order_id", "customer_id", "email", None),
     reference_sql("feedback", "feedback", "t.source", "response_id", "customer_id", "email", None),
     reference_sql("mentions", "mentions", "'default'", "mention_id", "customer_id", None, None),
@@ -77,10 +84,7 @@ REFERENCES = (
     reference_sql("referee", "referrals", "t.source", "referral_id", "referee_id", None, None),
 )
 
-REFS_SQL = (
-    "CREATE OR REPLACE TEMP TABLE id_refs AS\n"
-    + "\nUNION ALL\n".join(REFERENCES)
-)
+REFS_SQL = "CREATE OR REPLACE TEMP TABLE id_refs AS\n" + "\nUNION ALL\n".join(REFERENCES)
 
 # Candidate edges before the placeholder guard.
 RAW_EDGES_SQL = f"""

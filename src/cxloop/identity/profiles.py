@@ -141,8 +141,16 @@ class Profiles:
                 [str(self.ws.data_version)],
             )
         for table in (
-            "id_phone_regions", "id_records", "id_unique_ids", "id_refs", "id_raw_edges",
-            "id_overshared", "id_edges_named", "id_nodes", "id_edges", "id_labels",
+            "id_phone_regions",
+            "id_records",
+            "id_unique_ids",
+            "id_refs",
+            "id_raw_edges",
+            "id_overshared",
+            "id_edges_named",
+            "id_nodes",
+            "id_edges",
+            "id_labels",
             "id_labels_next",
         ):
             e.execute(f"DROP TABLE IF EXISTS {table}")
@@ -155,9 +163,7 @@ class Profiles:
     @property
     def stale(self) -> bool:
         """True when data was loaded after the profiles were built."""
-        built_at = self.engine.scalar(
-            "SELECT value FROM meta WHERE key = 'profiles_data_version'"
-        )
+        built_at = self.engine.scalar("SELECT value FROM meta WHERE key = 'profiles_data_version'")
         return built_at is None or int(built_at) != self.ws.data_version
 
     def summary(self) -> ProfileSummary:
@@ -245,8 +251,15 @@ class Profiles:
         profile["records"] = [
             dict(
                 zip(
-                    ("source", "customer_id", "email", "phone", "first_name", "last_name",
-                     "created_at"),
+                    (
+                        "source",
+                        "customer_id",
+                        "email",
+                        "phone",
+                        "first_name",
+                        "last_name",
+                        "created_at",
+                    ),
                     r,
                     strict=True,
                 )
