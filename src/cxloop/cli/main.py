@@ -134,7 +134,9 @@ def profiles(
 
 
 def _print_profile(profile: dict) -> None:
-    head = {k: v for k, v in profile.items() if k not in {"records", "links", "timeline"}}
+    head = {
+        k: v for k, v in profile.items() if k not in {"records", "links", "timeline", "identifiers"}
+    }
     out.print(table(f"Profile {profile['profile_id']}", ["field", "value"], list(head.items())))
     out.print(
         table(

@@ -129,15 +129,12 @@ def map_header(input_file: InputFile, header: list[str]) -> dict[str, str]:
         lowered[key] = name
     mapping = {c: lowered[c] for c in input_file.kind.column_names if c in lowered}
     missing = [c for c in input_file.kind.required if c not in mapping]
+    one_of = input_file.kind.one_of
+    if one_of and not any(c in mapping for c in one_of):
+        missing.append(f"one of {'/'.join(one_of)}")
     if missing:
         raise InputFileError(
             f"{input_file.path}: header lacks required column(s) {', '.join(missing)} "
-            f"for kind {input_file.kind.name}"
-        )
-    one_of = input_file.kind.one_of
-    if one_of and not any(c in mapping for c in one_of):
-        raise InputFileError(
-            f"{input_file.path}: header needs one of the columns {', '.join(one_of)} "
             f"for kind {input_file.kind.name}"
         )
     return mapping

@@ -54,7 +54,7 @@ PERSIST_SQL = [
                bool_or(node_type IN ('r', 'e', 'p')) AS known
         FROM profile_nodes GROUP BY profile_id
     )
-    SELECT n.profile_id, coalesce(r.records, 0) AS records,
+    SELECT n.profile_id, coalesce(r.records, 0) AS record_count,
            coalesce(r.sources, []) AS sources, r.email, r.phone, r.first_name, r.last_name,
            r.country, coalesce(r.consent_marketing, false) AS consent_marketing,
            r.created_at, n.anonymous_ids, n.known
@@ -208,8 +208,9 @@ class Profiles:
             "SELECT profile_id FROM profiles WHERE profile_id = $k "
             "UNION SELECT profile_id FROM profile_records WHERE customer_id = $k "
             "OR email = lower($k) "
-            "UNION SELECT profile_id FROM profile_links WHERE kind IN ('events', 'orders') "
-            "AND id = $k LIMIT 1",
+            "UNION SELECT profile_id FROM profile_nodes WHERE node_type IN ('r', 'a') "
+            f"AND split_part(node, {graph.SEP}, CASE node_type WHEN 'r' THEN 3 ELSE 2 END) = $k "
+            "LIMIT 1",
             {"k": needle},
         )
         if profile_id is None:
@@ -266,6 +267,17 @@ class Profiles:
             )
             for r in records
         ]
+        node_names = {"r": "record", "e": "email", "p": "phone", "a": "anonymous_id"}
+        profile["identifiers"] = [
+            {"type": node_names.get(t, t), "value": v}
+            for t, v in e.fetchall(
+                f"SELECT node_type, substr(node, 3) FROM profile_nodes WHERE profile_id = ? "
+                "ORDER BY node",
+                [profile_id],
+            )
+        ]
+        for item in profile["identifiers"]:
+            item["value"] = item["value"].replace("\x1f", ":")
         profile["links"] = [{"rule": r, "from": a, "to": b} for r, a, b in links]
         profile["timeline"] = [{"at": a, "what": w, "detail": d} for a, w, d in timeline]
         return profile
