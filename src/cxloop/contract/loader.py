@@ -89,8 +89,7 @@ def _load_staged(
     validator = RowValidator(kind, source)
     valid, good = f"__valid_{suffix}", f"__good_{suffix}"
     engine.execute(
-        f"CREATE OR REPLACE TEMP TABLE {valid} AS SELECT\n  {validator.projection()}\n"
-        f"FROM {staged.relation}"
+        f"CREATE OR REPLACE TEMP TABLE {valid} AS {validator.select_sql(staged.relation)}"
     )
     path_text = str(input_file.path)
     key = ", ".join(ident(k) for k in kind.key)
@@ -99,33 +98,48 @@ def _load_staged(
     rows_valid, rejected = engine.fetchone(
         f"SELECT count(*), count(*) FILTER (WHERE _reasons <> '') FROM {valid}"
     )
+    repeated_keys = engine.scalar(
+        f"SELECT count(*) FROM (SELECT 1 FROM {valid} WHERE _reasons = '' "
+        f"GROUP BY {key} HAVING count(*) > 1)"
+    )
     unreadable = len(staged.unreadable)
+    target = ident(kind.name)
+    join = " AND ".join(f"t.{ident(k)} = g.{ident(k)}" for k in kind.key)
     with engine.transaction():
-        engine.execute(
-            f"CREATE OR REPLACE TEMP TABLE {good} AS SELECT {col_list}, _line, "
-            f"hash({col_list}) AS _hash FROM {valid} WHERE _reasons = '' "
-            f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _row DESC) = 1"
-        )
-        kept = engine.scalar(f"SELECT count(*) FROM {good}")
-        in_file_duplicates = rows_valid - rejected - kept
-        target = ident(kind.name)
-        join = " AND ".join(f"t.{ident(k)} = g.{ident(k)}" for k in kind.key)
-        unchanged, changed = engine.fetchone(
-            f"SELECT count(*) FILTER (WHERE t._hash = g._hash), "
-            f"count(*) FILTER (WHERE t._hash <> g._hash) "
-            f"FROM {target} t JOIN {good} g ON {join}"
-        )
+        if repeated_keys:
+            # Within one file the last row of a key wins.
+            engine.execute(
+                f"CREATE OR REPLACE TEMP TABLE {good} AS SELECT * FROM {valid} "
+                f"WHERE _reasons = '' "
+                f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _row DESC) = 1"
+            )
+            source_rows = good
+        else:
+            source_rows = f"(SELECT * FROM {valid} WHERE _reasons = '')"
+        good_rows = rows_valid - rejected
+        kept = engine.scalar(f"SELECT count(*) FROM {good}") if repeated_keys else good_rows
+        in_file_duplicates = good_rows - kept
+        target_empty = engine.scalar(f"SELECT count(*) FROM (SELECT 1 FROM {target} LIMIT 1)") == 0
+        unchanged = changed = 0
+        if not target_empty:
+            unchanged, changed = engine.fetchone(
+                f"SELECT count(*) FILTER (WHERE t._hash = g._hash), "
+                f"count(*) FILTER (WHERE t._hash <> g._hash) "
+                f"FROM {target} t JOIN {source_rows} g ON {join}"
+            )
         if changed:
             engine.execute(
-                f"DELETE FROM {target} t USING {good} g WHERE {join} AND t._hash <> g._hash"
+                f"DELETE FROM {target} t USING {source_rows} g WHERE {join} AND t._hash <> g._hash"
             )
+        anti = "" if target_empty else f" ANTI JOIN {target} t ON {join}"
         engine.execute(
             f"INSERT INTO {target} ({col_list}, _file, _line, _loaded_at, _hash) "
-            f"SELECT {', '.join('g.' + c for c in cols)}, ?, g._line, ?, g._hash FROM {good} g "
-            f"ANTI JOIN {target} t ON {join}",
+            f"SELECT {', '.join('g.' + c for c in cols)}, ?, g._line, ?, g._hash "
+            f"FROM {source_rows} g{anti}",
             [path_text, started],
         )
-        _record_rejects(engine, input_file, staged, valid, batch_id)
+        if rejected or unreadable:
+            _record_rejects(engine, input_file, staged, valid, batch_id)
         finished = datetime.now(UTC).replace(tzinfo=None)
         report = FileReport(
             path=path_text,

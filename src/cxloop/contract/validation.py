@@ -53,6 +53,20 @@ def _shown(text_sql: str) -> str:
     return f"'''' || left({text_sql}, 40) || ''''"
 
 
+def _trimmed(expr: str) -> str:
+    """Text without surrounding whitespace, NULL when blank.
+
+    Most values have no surrounding whitespace and TRIM is the costliest step of validation,
+    so it runs only on values that start or end with a blank or a control character.
+    """
+    text = f"CAST({expr} AS VARCHAR)"
+    return (
+        f"CASE WHEN {text} = '' THEN NULL "
+        f"WHEN ascii({text}) > 32 AND ascii(right({text}, 1)) > 32 THEN {text} "
+        f"ELSE NULLIF(TRIM({text}), '') END"
+    )
+
+
 def _reason(column: str, condition: str, message_sql: str) -> str:
     return f"CASE WHEN {condition} THEN {literal(column + ': ')} || {message_sql} END"
 
@@ -65,18 +79,21 @@ class RowValidator:
         self.source = source
 
     def _text(self, column: Column) -> str:
-        """The raw value as trimmed text, NULL when absent or blank."""
-        file_col = self.source.mapping.get(column.name)
-        if file_col is None:
+        """The raw value as trimmed text (a level-1 column), NULL when absent or blank."""
+        if column.name not in self.source.mapping:
             return "CAST(NULL AS VARCHAR)"
-        expr = self.source.columns[file_col]
-        return f"NULLIF(TRIM(CAST({expr} AS VARCHAR)), '')"
+        return ident(f"__t_{column.name}")
 
     def _raw(self, column: Column) -> tuple[str, str]:
+        """The value as the file typed it (a level-1 column) and that type."""
         file_col = self.source.mapping.get(column.name)
         if file_col is None:
             return "NULL", "NULL"
-        return self.source.columns[file_col], self.source.types.get(file_col, "VARCHAR")
+        return ident(f"__r_{column.name}"), self.source.types.get(file_col, "VARCHAR")
+
+    def _value(self, column: Column) -> str:
+        """The typed value (a level-2 column)."""
+        return ident(f"__v_{column.name}")
 
     def typed(self, column: Column) -> str:
         """SQL for the column's typed value (NULL when missing or invalid)."""
@@ -123,7 +140,7 @@ class RowValidator:
             if column.name not in self.source.mapping:
                 continue
             text = self._text(column)
-            value = self.typed(column)
+            value = self._value(column)
             if column.required:
                 out.append(_reason(column.name, f"{text} IS NULL", "'is required'"))
             type_msg = {
@@ -179,7 +196,7 @@ class RowValidator:
     def _score_reasons(self) -> list[str]:
         """Feedback scores must exist (except comments) and lie on their metric's scale."""
         metric = f"lower({self._text(self.kind.column('metric'))})"
-        score = self.typed(self.kind.column("score"))
+        score = self._value(self.kind.column("score"))
         score_text = self._text(self.kind.column("score"))
         out = [
             _reason(
@@ -216,31 +233,57 @@ class RowValidator:
         if not self.source.extras:
             return own
         pairs = ", ".join(
-            f"{literal(name.strip().lower())}, "
-            f"NULLIF(TRIM(CAST({self.source.columns[name]} AS VARCHAR)), '')"
-            for name in self.source.extras
+            f"{literal(name.strip().lower())}, {ident(f'__x_{i}')}"
+            for i, name in enumerate(self.source.extras)
         )
         extras = f"json_object({pairs})"
         base = f"coalesce({own}, '{{}}'::JSON)" if own else "'{}'::JSON"
         return f"json_merge_patch({base}, {extras})"
 
-    def projection(self) -> str:
-        """SELECT list: _row, _line, typed contract columns, _reasons, _reject_column."""
-        reasons = self.reasons()
-        parts = [f"{self.source.row_sql} AS _row", f"{self.source.line_sql} AS _line"]
+    def select_sql(self, relation: str) -> str:
+        """The validating query over `relation`, in three levels so each value is computed once.
+
+        Level 1 reads the raw values (trimmed text, and the file's own type for typed
+        formats); level 2 converts them to the contract's types; level 3 keeps the typed
+        columns and adds `_reasons` (empty for a good row) and `_hash` (for idempotent merges).
+        """
+        level1 = [f"{self.source.row_sql} AS _row", f"{self.source.line_sql} AS _line"]
+        if self.source.json_ok_sql is not None:
+            level1.append(f"{self.source.json_ok_sql} AS __json_ok")
+        level2 = ["*"]
+        for column in self.kind.columns:
+            file_col = self.source.mapping.get(column.name)
+            if file_col is None:
+                continue
+            expr = self.source.columns[file_col]
+            level1.append(f"{_trimmed(expr)} AS {ident('__t_' + column.name)}")
+            if self.source.types.get(file_col, "VARCHAR").upper() != "VARCHAR":
+                level1.append(f"{expr} AS {ident('__r_' + column.name)}")
+            level2.append(f"{self.typed(column)} AS {ident('__v_' + column.name)}")
+        for i, name in enumerate(self.source.extras):
+            expr = self.source.columns[name]
+            level1.append(f"{_trimmed(expr)} AS {ident(f'__x_{i}')}")
+        final: list[str] = []
         extras = self.extras_json()
         for column in self.kind.columns:
             if column.name == self.kind.extras_column and extras is not None:
                 expr = extras
+            elif column.name in self.source.mapping:
+                expr = self._value(column)
             else:
-                expr = self.typed(column)
-            parts.append(f"{expr} AS {ident(column.name)}")
+                expr = self.typed(column)  # absent: NULL or the column's default
+            final.append(f"{expr} AS {ident(column.name)}")
+        reasons = self.reasons()
         reasons_sql = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "''"
         if self.source.json_ok_sql is not None:
             # A line that is not a JSON object has no columns to judge: one reason suffices.
             reasons_sql = (
-                f"CASE WHEN {self.source.json_ok_sql} THEN {reasons_sql} "
-                "ELSE 'line: not a JSON object' END"
+                f"CASE WHEN __json_ok THEN {reasons_sql} ELSE 'line: not a JSON object' END"
             )
-        parts.append(f"{reasons_sql} AS _reasons")
-        return ",\n  ".join(parts)
+        names = ", ".join(ident(c.name) for c in self.kind.columns)
+        return (
+            f"SELECT _row, _line, {names}, _reasons, hash({names}) AS _hash FROM (\n"
+            f"SELECT _row, _line, {', '.join(final)}, {reasons_sql} AS _reasons FROM (\n"
+            f"SELECT {', '.join(level2)} FROM (\n"
+            f"SELECT {', '.join(level1)} FROM {relation})))"
+        )
