@@ -88,3 +88,10 @@ def test_reject_summary_names_file_line_column_reason(workspace, tmp_path):
     assert "orders.csv: 1 row(s) rejected, first at line 3: amount: '-3' is below 0" in (
         result.stderr
     )
+
+
+def test_unreadable_binary_files_are_one_line_errors(workspace, tmp_path):
+    fake_parquet = write(tmp_path / "orders.parquet", "order_id,amount\n1,2\n")
+    assert_one_line_error(run_cli("ingest", str(workspace), str(fake_parquet)), "cannot read")
+    bad_gzip = write(tmp_path / "orders.csv.gz", b"not gzip at all")
+    assert_one_line_error(run_cli("ingest", str(workspace), str(bad_gzip)), "cannot read")
