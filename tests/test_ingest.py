@@ -305,3 +305,22 @@ def test_a_second_process_waits_then_says_busy(tmp_path):
             assert ws.count("orders") == 0
     finally:
         holder.join(30)
+
+
+def test_odd_header_names_are_just_names(ws, tmp_path):
+    path = write(
+        tmp_path / "customers.csv",
+        'customer_id,rowid,"a""; DROP TABLE customers; --",email\nc1,x,y,a@b.com\nc2,,,\n',
+    )
+    report = ws.ingest([path]).files[0]
+    assert report.loaded == 2
+    attrs = json.loads(
+        ws.engine.scalar("SELECT attributes FROM customers WHERE customer_id = 'c1'")
+    )
+    assert attrs == {"rowid": "x", 'a"; drop table customers; --': "y"}
+
+
+def test_repeated_header_names_are_refused(ws, tmp_path):
+    path = write(tmp_path / "customers.csv", "customer_id,Email,email\nc1,a,b\n")
+    with pytest.raises(InputFileError, match="appears twice"):
+        ws.ingest([path])

@@ -144,7 +144,8 @@ class DuckDBEngine:
 
     def _stage_csv(self, input_file: InputFile, name: str) -> StagedFile:
         header = self._read_first_line_header(input_file)
-        columns_arg = "{" + ", ".join(f"'{_sq(h)}': 'VARCHAR'" for h in header) + "}"
+        # Positional names: a header may repeat a name or use one the engine reserves (rowid).
+        columns_arg = "{" + ", ".join(f"'__c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
         errors_table, scans_table = f"{name}_errors", f"{name}_scans"
         self.execute(
             f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM read_csv(?, "
@@ -156,7 +157,10 @@ class DuckDBEngine:
         unreadable = self._unreadable_lines(errors_table)
         self.execute(f"DROP TABLE IF EXISTS {errors_table}")
         self.execute(f"DROP TABLE IF EXISTS {scans_table}")
-        cols = {h: ident(h) for h in header}
+        cols = {h: f"__c{i}" for i, h in enumerate(header)}
+        record_sql = (
+            "json_object(" + ", ".join(f"'{_sq(h)}', s.__c{i}" for i, h in enumerate(header)) + ")"
+        )
         if unreadable:
             # Data row k (0-based, in file order) sits below the header and below every
             # unreadable line that precedes it; map rows to lines through that list.
@@ -180,6 +184,7 @@ class DuckDBEngine:
             row_sql="(rowid + 1)",
             line_sql=line_sql,
             unreadable=unreadable,
+            record_sql=record_sql,
         )
 
     def _unreadable_lines(self, errors_table: str) -> list[tuple[int, str, str]]:
