@@ -324,3 +324,49 @@ def test_repeated_header_names_are_refused(ws, tmp_path):
     path = write(tmp_path / "customers.csv", "customer_id,Email,email\nc1,a,b\n")
     with pytest.raises(InputFileError, match="appears twice"):
         ws.ingest([path])
+
+
+CRASH_SCRIPT = """
+import os, signal, sys
+import cxloop
+from cxloop.engines.duckdb_engine import DuckDBEngine
+
+real = DuckDBEngine.execute
+
+def crashing(self, sql, params=None):
+    if sql.startswith("INSERT INTO ingest_log"):
+        os.kill(os.getpid(), signal.SIGKILL)  # the process dies inside the transaction
+    return real(self, sql, params)
+
+DuckDBEngine.execute = crashing
+with cxloop.Workspace.open(sys.argv[1]) as ws:
+    ws.ingest([sys.argv[2]])
+"""
+
+
+def test_a_killed_process_leaves_the_workspace_as_before(tmp_path):
+    import subprocess
+    import sys
+
+    with cxloop.Workspace.init(tmp_path / "ws") as ws:
+        ws.ingest(
+            [
+                write(
+                    tmp_path / "orders.csv",
+                    "order_id,customer_id,ordered_at,amount\no1,c1,2024-01-01,5\n",
+                )
+            ]
+        )
+        before = ws.engine.fetchall("SELECT * FROM orders")
+    more = write(
+        tmp_path / "more_orders.csv",
+        "order_id,customer_id,ordered_at,amount\no1,c1,2024-01-01,9\no2,c1,2024-01-01,1\n",
+    )
+    script = write(tmp_path / "crash.py", CRASH_SCRIPT)
+    result = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "ws"), str(more)], capture_output=True
+    )
+    assert result.returncode == -9
+    with cxloop.Workspace.open(tmp_path / "ws") as ws:
+        assert ws.engine.fetchall("SELECT * FROM orders") == before
+        assert ws.engine.scalar("SELECT count(*) FROM ingest_log") == 1
