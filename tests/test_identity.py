@@ -48,12 +48,15 @@ def test_phone_formats_match_in_e164(ws, tmp_path):
         tmp_path,
         "1,crm,,(415) 555-0134,US\n2,store,,415.555.0134,\n3,shop,,+1 415 555 0134,\n"
         "4,app,,14155550134,\n5,crm,,07700 900123,GB\n6,shop,,+44 7700 900123,\n"
-        "7,shop,,0044 7700 900123,\n8,shop,,555-0134,\n",
+        "7,shop,,0044 7700 900123,\n8,shop,,555-0134,\n9,crm,,555-0134,CA\n"
+        "10,crm,,030 1234567,DE\n11,shop,,+49 30 1234567,\n",
     )
     assert partition(ws) == {
         frozenset({"crm:1", "store:2", "shop:3", "app:4"}),
         frozenset({"crm:5", "shop:6", "shop:7"}),
         frozenset({"shop:8"}),  # too short to be a full number: never matched
+        frozenset({"crm:9"}),  # a local number without area code identifies no one
+        frozenset({"crm:10", "shop:11"}),
     }
 
 

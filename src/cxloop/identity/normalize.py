@@ -23,7 +23,15 @@ def phone_regions() -> list[tuple[str, str, str, int, int]]:
         meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
         if meta is None or meta.general_desc is None:
             continue
-        lengths = [n for n in (meta.general_desc.possible_length or ()) if n > 0]
+        # Lengths of numbers people own (fixed line, mobile), not short or special numbers,
+        # so that a bare local number never passes for a full one.
+        lengths = [
+            n
+            for desc in (meta.fixed_line, meta.mobile)
+            if desc is not None
+            for n in (desc.possible_length or ())
+            if n > 0
+        ] or [n for n in (meta.general_desc.possible_length or ()) if n > 0]
         if not lengths:
             continue
         rows.append(

@@ -271,7 +271,7 @@ class Profiles:
         profile["identifiers"] = [
             {"type": node_names.get(t, t), "value": v}
             for t, v in e.fetchall(
-                f"SELECT node_type, substr(node, 3) FROM profile_nodes WHERE profile_id = ? "
+                "SELECT node_type, substr(node, 3) FROM profile_nodes WHERE profile_id = ? "
                 "ORDER BY node",
                 [profile_id],
             )
