@@ -72,8 +72,10 @@ def main() -> None:
         print(f"generated {args.people:,} people in {time.perf_counter() - t0:.1f} s")
     events_parquet = data / "events.parquet"
     if not events_parquet.exists():
-        duckdb.sql(f"COPY (SELECT * FROM read_csv('{events_csv}', all_varchar = true)) "
-                   f"TO '{events_parquet}' (FORMAT parquet)")
+        duckdb.sql(
+            f"COPY (SELECT * FROM read_csv('{events_csv}', all_varchar = true)) "
+            f"TO '{events_parquet}' (FORMAT parquet)"
+        )
 
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,8 +96,13 @@ def main() -> None:
                 "rows_per_s": round(rows / ours_s),
             }
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    doc = {"people": args.people, "repeats": args.repeats, "machine": machine,
-           "duckdb": duckdb.__version__, "results": results}
+    doc = {
+        "people": args.people,
+        "repeats": args.repeats,
+        "machine": machine,
+        "duckdb": duckdb.__version__,
+        "results": results,
+    }
     if args.json:
         print(json.dumps(doc, indent=2))
         return
@@ -103,8 +110,10 @@ def main() -> None:
     print("| format | rows | bare DuckDB (s) | cxloop ingest (s) | speed ratio | rows/s |")
     print("|---|---|---|---|---|---|")
     for label, r in results.items():
-        print(f"| {label} | {r['rows']:,} | {r['bare_s']} | {r['cxloop_s']} | "
-              f"{r['speed_ratio']} | {r['rows_per_s']:,} |")
+        print(
+            f"| {label} | {r['rows']:,} | {r['bare_s']} | {r['cxloop_s']} | "
+            f"{r['speed_ratio']} | {r['rows_per_s']:,} |"
+        )
 
 
 if __name__ == "__main__":

@@ -95,3 +95,10 @@ def test_unreadable_binary_files_are_one_line_errors(workspace, tmp_path):
     assert_one_line_error(run_cli("ingest", str(workspace), str(fake_parquet)), "cannot read")
     bad_gzip = write(tmp_path / "orders.csv.gz", b"not gzip at all")
     assert_one_line_error(run_cli("ingest", str(workspace), str(bad_gzip)), "cannot read")
+
+
+def test_generator_settings_errors_are_one_line(tmp_path):
+    assert_one_line_error(
+        run_cli("generate", "--people", "3000000", "--out", str(tmp_path / "g")), "people"
+    )
+    assert_one_line_error(run_cli("demo", "--people", "0", "--out", str(tmp_path / "d")), "people")

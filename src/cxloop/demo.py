@@ -34,12 +34,15 @@ def run_demo(
             raise CxloopError(f"{ws_dir} exists and is not a cxloop workspace; choose --out")
         shutil.rmtree(ws_dir)
     report("generating sample data", 0.0)
-    generated = generate(
-        data_dir,
-        people=people,
-        seed=seed,
-        progress=lambda step, f: report(f"generating: {step}", 0.4 * f),
-    )
+    try:
+        generated = generate(
+            data_dir,
+            people=people,
+            seed=seed,
+            progress=lambda step, f: report(f"generating: {step}", 0.4 * f),
+        )
+    except ValueError as exc:  # settings the generator refuses, e.g. --people 0
+        raise CxloopError(f"cannot generate the sample data: {exc}") from exc
     report("creating the workspace", 0.4)
     with Workspace.init(
         ws_dir, brand="Northwind", competitors=("Contoso", "Fabrikam"), currency="USD"

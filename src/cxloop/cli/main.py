@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -190,7 +190,8 @@ def generate(
     if people < 1:
         raise CxloopError("--people must be at least 1")
     with step_progress("Generating", quiet=json_) as cb:
-        result = run_generate(
+        result = _generate_or_explain(
+            run_generate,
             out_dir,
             people=people,
             seed=seed,
@@ -215,6 +216,14 @@ def generate(
         )
     )
     out.print(f"Planted truths: {result.truth_dir}")
+
+
+def _generate_or_explain(run: Any, *args: Any, **kwargs: Any) -> Any:
+    """Settings the generator refuses (ValueError) become a one-line user error."""
+    try:
+        return run(*args, **kwargs)
+    except ValueError as exc:
+        raise CxloopError(f"cannot generate: {exc}") from exc
 
 
 @app.command()

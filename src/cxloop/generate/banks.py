@@ -1,4 +1,4 @@
-"""Name, place and handle banks for the simulated persons (invented or common, never real people)."""
+"""Name, place and handle banks for the simulated persons (common names, no real people)."""
 
 from __future__ import annotations
 

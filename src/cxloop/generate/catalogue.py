@@ -12,7 +12,13 @@ TOUCHPOINTS: tuple[tuple[str, str, str, str, str], ...] = (
     ("checkout", "buy", "web", "ecommerce", "Payment at the online checkout or the store till."),
     ("store_visit", "buy", "store", "stores", "A visit to a Northwind store."),
     ("delivery", "own", "partner", "logistics", "The parcel reaches the customer."),
-    ("onboarding", "own", "email", "product", "Welcome series and set-up help after a first order."),
+    (
+        "onboarding",
+        "own",
+        "email",
+        "product",
+        "Welcome e-mails and set-up help after a first order.",
+    ),
     ("support_contact", "own", "call_center", "customer_care", "A call or e-mail to support."),
     ("chat", "own", "chat", "customer_care", "A support conversation in the live chat."),
     ("return", "own", "web", "logistics", "An item is sent back or brought back for a refund."),
@@ -36,4 +42,5 @@ def touchpoints_table() -> pa.Table:
     """The catalogue as the `touchpoints` kind of the data contract."""
     columns = list(zip(*TOUCHPOINTS, strict=True))
     names = ["touchpoint", "stage", "channel", "owner", "description"]
-    return pa.table({name: pa.array(col, pa.string()) for name, col in zip(names, columns)})
+    pairs = zip(names, columns, strict=True)
+    return pa.table({name: pa.array(col, pa.string()) for name, col in pairs})

@@ -7,7 +7,7 @@ drawn without repetition, so two persons never share one; only the planted place
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -59,10 +59,6 @@ class Persons:
         """Number of persons."""
         return len(self.country)
 
-    def take(self, index: np.ndarray) -> Persons:
-        """The persons at `index`, as a new table (used for per-phase views)."""
-        return Persons(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
-
 
 def draw_persons(rng: np.random.Generator, settings: GeneratorSettings) -> Persons:
     """Draw every person, their systems and their latent traits.
@@ -75,7 +71,7 @@ def draw_persons(rng: np.random.Generator, settings: GeneratorSettings) -> Perso
     city = np.empty(n, dtype=np.int64)
     for code in range(3):
         here = np.flatnonzero(country == code)
-        choices = np.flatnonzero(CITY_COUNTRY == code)
+        choices = np.flatnonzero(code == CITY_COUNTRY)
         city[here] = rng.choice(choices, size=len(here))
     n_areas = np.array([len(c[2]) for c in CITIES])
     area = (rng.random(n) * n_areas[city]).astype(np.int64)
@@ -116,7 +112,7 @@ def draw_persons(rng: np.random.Generator, settings: GeneratorSettings) -> Perso
         street=rng.integers(0, len(banks.STREETS), n),
         street_kind=rng.integers(0, len(banks.STREET_KINDS), n),
         postcode_no=rng.integers(0, 100_000, n),
-        email_number=unique_ints(rng, n, _email_space(n)),
+        email_number=unique_ints(rng, n, email_space(n)),
         email_style=rng.integers(0, 4, n).astype(np.int8),
         email_domain=rng.integers(0, len(banks.EMAIL_DOMAINS), n),
         phone_number=unique_ints(rng, n, PHONE_SPACE),
@@ -133,11 +129,6 @@ def draw_persons(rng: np.random.Generator, settings: GeneratorSettings) -> Perso
     )
 
 
-def _email_space(n: int) -> int:
-    """Numbers used in e-mail addresses: primary ones in [0, S), second ones in [S, 2S), ..."""
-    return max(10 * n, 1000)
-
-
-def email_space(settings: GeneratorSettings) -> int:
-    """The size S of one e-mail number range (see `_email_space`)."""
-    return _email_space(settings.people)
+def email_space(people: int) -> int:
+    """Size S of the e-mail number ranges: own addresses use [0, S), second ones [S, 2S), ..."""
+    return max(10 * people, 1000)

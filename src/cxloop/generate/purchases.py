@@ -76,7 +76,9 @@ def _outcomes(rng: np.random.Generator, s: GeneratorSettings, web_share: np.ndar
     return _Outcome(web, app, cancelled, late_days, returned)
 
 
-def web_order_share(s: GeneratorSettings, has_shop: np.ndarray, has_store: np.ndarray) -> np.ndarray:
+def web_order_share(
+    s: GeneratorSettings, has_shop: np.ndarray, has_store: np.ndarray
+) -> np.ndarray:
     """Chance that an order is online: 1 with only an account, 0 with only a card."""
     return np.where(has_shop & has_store, s.web_order_share, has_shop.astype(float))
 

@@ -155,6 +155,8 @@ class GeneratorSettings:
             raise ValueError("file_format must be 'csv' or 'parquet'")
         if self.window_end <= self.window_start:
             raise ValueError("window_end must be after window_start")
+        if len(self.competitors) != 2 or len(self.brand_shares) != 3:
+            raise ValueError("the world has our brand and exactly two competitors")
 
     @property
     def window_days(self) -> float:

@@ -49,20 +49,24 @@ def masked(values: pa.Array, keep: np.ndarray) -> pa.Array:
     return pc.if_else(pa.array(keep), values, pa.scalar(None, values.type))
 
 
-def timestamps(seconds: np.ndarray, suffix: str = "Z", fmt: str = "%Y-%m-%dT%H:%M:%S") -> pa.Array:
-    """Unix seconds as ISO 8601 text with a fixed suffix (`Z`, `+00:00`, or none)."""
+def timestamps(seconds: np.ndarray, suffix: str = "Z") -> pa.Array:
+    """Unix seconds as ISO 8601 text (`2024-07-01T10:15:00`) with a fixed suffix.
+
+    Arrow's cast to text is several times faster than `strftime` on millions of rows.
+    """
     stamps = pa.array(np.asarray(seconds, dtype="int64").astype("datetime64[s]"))
-    return pc.strftime(stamps, format=fmt + suffix)
+    text = pc.replace_substring(pc.cast(stamps, pa.string()), " ", "T", max_replacements=1)
+    return join(text, suffix) if suffix else text
+
+
+def dates(days: np.ndarray) -> pa.Array:
+    """Days since 1970-01-01 as ISO 8601 dates (`1980-02-29`)."""
+    return pc.cast(pa.array(np.asarray(days, dtype="int64").astype("datetime64[D]")), pa.string())
 
 
 def json_number(key: str, values: np.ndarray) -> pa.Array:
     """`{"key": <integer>}` for every row."""
     return join(f'{{"{key}": ', digits(values), "}")
-
-
-def json_bool(key: str, values: np.ndarray) -> pa.Array:
-    """`{"key": true|false}` for every row."""
-    return choose(np.asarray(values, dtype=np.int8), f'{{"{key}": false}}', f'{{"{key}": true}}')
 
 
 def unique_ints(rng: np.random.Generator, n: int, space: int) -> np.ndarray:

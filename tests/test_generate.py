@@ -1,0 +1,450 @@
+"""Tests of the sample data generator: determinism, the contract, and the planted truths.
+
+The truths are checked against the files themselves (an independent union-find over the
+identity rules, a small contract validator in SQL), never against cxloop's own loader or
+resolver, so a bug in either side shows up as a disagreement.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields, replace
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import phonenumbers
+import pytest
+
+from cxloop.generate import GeneratedData, GeneratorSettings, generate
+from cxloop.generate.catalogue import TOUCHPOINTS
+from cxloop.generate.purchases import expected_repeat_purchases, simulate_purchases
+
+KINDS = ("customers", "events", "orders", "feedback", "mentions", "referrals", "touchpoints")
+
+REQUIRED = {
+    "customers": ["customer_id"],
+    "events": ["event_id", "occurred_at", "touchpoint"],
+    "orders": ["order_id", "customer_id", "ordered_at", "amount"],
+    "feedback": ["response_id", "submitted_at", "metric", "score"],
+    "mentions": ["mention_id", "posted_at", "platform", "author", "brand", "kind"],
+    "referrals": ["referral_id", "referrer_id", "created_at"],
+    "touchpoints": ["touchpoint", "stage"],
+}
+
+
+def _ts(column: str) -> str:
+    """SQL: the value is present but not an ISO 8601 timestamp."""
+    return f"({column} IS NOT NULL AND TRY_CAST({column} AS TIMESTAMPTZ) IS NULL)"
+
+
+def _json(column: str) -> str:
+    return f"({column} IS NOT NULL AND NOT coalesce(json_type({column}) = 'OBJECT', false))"
+
+
+# A row breaks the data contract when the predicate holds (docs: shared data-contract.md).
+VIOLATIONS = {
+    "customers": " OR ".join(
+        [
+            "customer_id IS NULL",
+            _ts("created_at"),
+            "(date_of_birth IS NOT NULL AND TRY_CAST(date_of_birth AS DATE) IS NULL)",
+            "consent_marketing NOT IN ('true', 'false')",
+            _json("attributes"),
+        ]
+    ),
+    "events": " OR ".join(
+        [
+            "event_id IS NULL",
+            "occurred_at IS NULL",
+            _ts("occurred_at"),
+            "touchpoint IS NULL",
+            "(stage IS NOT NULL AND stage NOT IN ('buy', 'own', 'advocate'))",
+            "(customer_id IS NULL AND anonymous_id IS NULL)",
+            "TRY_CAST(duration_s AS DOUBLE) < 0",
+            "(duration_s IS NOT NULL AND TRY_CAST(duration_s AS DOUBLE) IS NULL)",
+            "(success IS NOT NULL AND success NOT IN ('true', 'false'))",
+            _json("properties"),
+        ]
+    ),
+    "orders": " OR ".join(
+        [
+            "order_id IS NULL",
+            "customer_id IS NULL",
+            "ordered_at IS NULL",
+            _ts("ordered_at"),
+            "amount IS NULL",
+            "TRY_CAST(amount AS DECIMAL(18, 2)) IS NULL",
+            "TRY_CAST(amount AS DECIMAL(18, 2)) < 0",
+            "status NOT IN ('completed', 'cancelled', 'returned')",
+            "TRY_CAST(items AS INTEGER) < 0",
+        ]
+    ),
+    "feedback": " OR ".join(
+        [
+            "response_id IS NULL",
+            "submitted_at IS NULL",
+            _ts("submitted_at"),
+            "metric IS NULL",
+            "metric NOT IN ('nps', 'ces', 'csat', 'rating', 'comment')",
+            "(metric <> 'comment' AND score IS NULL)",
+            "(metric = 'nps' AND NOT TRY_CAST(score AS INTEGER) BETWEEN 0 AND 10)",
+            "(metric = 'ces' AND NOT TRY_CAST(score AS INTEGER) BETWEEN 1 AND 7)",
+            "(metric IN ('csat', 'rating') AND NOT TRY_CAST(score AS INTEGER) BETWEEN 1 AND 5)",
+            "(customer_id IS NULL AND email IS NULL)",
+        ]
+    ),
+    "mentions": " OR ".join(
+        [
+            "mention_id IS NULL",
+            "posted_at IS NULL",
+            _ts("posted_at"),
+            "platform IS NULL",
+            "author IS NULL",
+            "brand IS NULL",
+            "kind IS NULL",
+            "kind NOT IN ('post', 'reply', 'review', 'share', 'like')",
+            "TRY_CAST(reach AS BIGINT) < 0",
+        ]
+    ),
+    "referrals": " OR ".join(
+        ["referral_id IS NULL", "referrer_id IS NULL", "created_at IS NULL", _ts("created_at")]
+    ),
+    "touchpoints": "touchpoint IS NULL OR stage NOT IN ('buy', 'own', 'advocate')",
+}
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> GeneratedData:
+    """A moderately sized CSV data set with dirty rows (about half a second to generate)."""
+    return generate(tmp_path_factory.mktemp("sample"), people=3_000, seed=7)
+
+
+@pytest.fixture(scope="module")
+def db(sample: GeneratedData) -> duckdb.DuckDBPyConnection:
+    """Every file of `sample` as a text-only view named after its kind."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    for kind, path in sample.files.items():
+        con.execute(
+            f"CREATE VIEW {kind} AS SELECT * FROM read_csv('{path}', all_varchar = true, "
+            "header = true)"
+        )
+    for name in ("record_person", "anonymous_person", "feedback_truth", "purchases", "rejects"):
+        path = sample.truth_dir / f"{name}.csv"
+        con.execute(f"CREATE VIEW truth_{name} AS SELECT * FROM read_csv('{path}')")
+    return con
+
+
+def _truth(sample: GeneratedData, name: str) -> dict:
+    return json.loads((sample.truth_dir / f"{name}.json").read_text())
+
+
+def _bytes(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*.*"))}
+
+
+def test_same_seed_gives_identical_bytes_and_another_seed_does_not(tmp_path: Path) -> None:
+    a = generate(tmp_path / "a", people=400, seed=3)
+    b = generate(tmp_path / "b", people=400, seed=3)
+    c = generate(tmp_path / "c", people=400, seed=4)
+    assert _bytes(a.out_dir) == _bytes(b.out_dir)
+    assert len(_bytes(a.out_dir)) == len(KINDS) + 11
+    assert a.files["customers"].read_bytes() != c.files["customers"].read_bytes()
+    assert a.files["events"].read_bytes() != c.files["events"].read_bytes()
+
+
+def test_one_file_per_kind_with_lower_case_contract_columns(sample: GeneratedData, db) -> None:
+    assert set(sample.files) == set(KINDS)
+    for kind, path in sample.files.items():
+        assert path == sample.out_dir / f"{kind}.csv"
+        header = path.read_bytes().split(b"\r\n", 1)[0].decode()
+        columns = [c.strip('"') for c in header.split(",")]
+        assert columns == [c.lower() for c in columns]
+        assert set(REQUIRED[kind]) <= set(columns), kind
+        assert db.execute(f"SELECT count(*) FROM {kind}").fetchone()[0] == sample.rows[kind]
+
+
+def test_dirty_rows_are_the_only_contract_violations(sample: GeneratedData, db) -> None:
+    expected = _truth(sample, "rejects")
+    for kind in KINDS:
+        broken = db.execute(f"SELECT count(*) FROM {kind} WHERE {VIOLATIONS[kind]}").fetchone()[0]
+        assert broken == expected[kind], kind
+        assert (expected[kind] >= 1) == (kind != "touchpoints")
+    listed = db.execute("SELECT kind, count(*) FROM truth_rejects GROUP BY kind").fetchall()
+    assert dict(listed) == {k: v for k, v in expected.items() if v}
+
+
+def test_clean_data_has_no_violations(tmp_path: Path) -> None:
+    clean = generate(tmp_path, people=300, seed=5, dirty_rate=0.0)
+    con = duckdb.connect()
+    for kind, path in clean.files.items():
+        sql = (
+            f"SELECT count(*) FROM read_csv('{path}', all_varchar = true) WHERE {VIOLATIONS[kind]}"
+        )
+        assert con.execute(sql).fetchone()[0] == 0, kind
+    assert set(json.loads((clean.truth_dir / "rejects.json").read_text()).values()) == {0}
+
+
+def test_values_follow_the_contract(sample: GeneratedData, db) -> None:
+    one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
+    ids = "SELECT count(customer_id) - count(DISTINCT customer_id) FROM customers"
+    assert one(ids) == 0
+    prefixes = db.execute("SELECT DISTINCT source, left(customer_id, 1) FROM customers "
+                      "WHERE customer_id IS NOT NULL").fetchall()  # fmt: skip
+    assert sorted(prefixes) == [("crm", "C"), ("shop", "S"), ("store", "T")]
+    assert one("SELECT min(length(customer_id)) FROM customers") == 8
+    summary = _truth(sample, "summary")
+    duplicates = one("SELECT count(event_id) - count(DISTINCT event_id) FROM events")
+    assert duplicates == summary["duplicate_event_rows"] >= 1
+    twins = "SELECT count(*) FROM (SELECT DISTINCT * FROM events WHERE event_id IS NOT NULL)"
+    assert one(twins) == one("SELECT count(DISTINCT event_id) FROM events")
+    catalogue = {row[0] for row in TOUCHPOINTS}
+    used = {r[0] for r in db.execute("SELECT DISTINCT touchpoint FROM events").fetchall()}
+    assert used - {None} == catalogue
+    assert 0.4 < one("SELECT avg((stage IS NULL)::int) FROM events") < 0.6
+    assert one("SELECT count(*) FROM orders WHERE currency <> 'USD'") == 0
+    shares = dict(db.execute("SELECT status, count(*) / sum(count(*)) OVER () FROM orders "
+                         "GROUP BY status").fetchall())  # fmt: skip
+    assert 0.02 < shares["returned"] < 0.06 and 0.01 < shares["cancelled"] < 0.035
+    brands = dict(db.execute("SELECT brand, count(*) / sum(count(*)) OVER () FROM mentions "
+                         "WHERE brand IS NOT NULL GROUP BY brand").fetchall())  # fmt: skip
+    assert set(brands) == {"Northwind", "Contoso", "Fabrikam"}
+    assert 0.40 < brands["Northwind"] < 0.50
+    countries = dict(db.execute("SELECT country, count(*) FROM customers GROUP BY 1").fetchall())
+    assert countries["US"] > 10 * (countries.get("CA", 0) + countries.get("GB", 0)) > 0
+    consent = one("SELECT avg((consent_marketing = 'true')::int) FROM customers")
+    assert 0.55 < consent < 0.65
+    per_person = sample.rows["events"] / 3_000
+    assert 15 < per_person < 40
+
+
+def test_every_reference_names_an_existing_record(sample: GeneratedData, db) -> None:
+    for kind, id_col in (("events", "customer_id"), ("orders", "customer_id"),
+                         ("feedback", "customer_id"), ("referrals", "referrer_id"),
+                         ("referrals", "referee_id")):  # fmt: skip
+        missing = db.execute(
+            f"SELECT count(*) FROM {kind} k WHERE k.{id_col} IS NOT NULL AND NOT EXISTS "
+            f"(SELECT 1 FROM truth_record_person r WHERE r.customer_id = k.{id_col} "
+            "AND r.source = k.source)"
+        ).fetchone()[0]
+        assert missing == 0, (kind, id_col)
+    missing = db.execute(
+        "SELECT count(*) FROM mentions m WHERE customer_id IS NOT NULL AND NOT EXISTS "
+        "(SELECT 1 FROM truth_record_person r WHERE r.customer_id = m.customer_id "
+        "AND r.source = 'crm')"
+    ).fetchone()[0]
+    assert missing == 0
+    email_only = db.execute(
+        "SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM customers c "
+        "WHERE lower(trim(c.email)) = lower(trim(f.email)))) FROM feedback f "
+        "WHERE source = 'survey'"
+    ).fetchone()
+    assert email_only[0] > 0 and email_only[1] == 0
+    converted = db.execute(
+        "SELECT count(*) FROM referrals r JOIN orders o ON o.order_id = r.converted_order_id "
+        "AND o.customer_id = r.referee_id AND o.referral_code = r.code"
+    ).fetchone()[0]
+    assert converted == _truth(sample, "summary")["referrals_converted"] > 0
+
+
+class _Components:
+    """Union-find over identity nodes, written here independently of cxloop's resolver."""
+
+    def __init__(self) -> None:
+        self.parent: dict[tuple, tuple] = {}
+
+    def find(self, node: tuple) -> tuple:
+        self.parent.setdefault(node, node)
+        while self.parent[node] != node:
+            self.parent[node] = self.parent[self.parent[node]]
+            node = self.parent[node]
+        return node
+
+    def union(self, a: tuple, b: tuple) -> None:
+        self.parent[self.find(a)] = self.find(b)
+
+
+def _phone(raw: str, country: str | None) -> str | None:
+    number = phonenumbers.parse(raw.strip(), country or "US")
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return None if len(set(e164[2:])) <= 1 else e164  # 000-000-0000 is a placeholder
+
+
+def test_identity_truth_matches_the_rules_applied_to_the_files(sample: GeneratedData, db) -> None:
+    """Count connected components of records, e-mail references and anonymous ids.
+
+    Rules (the brief of identity resolution): same lower(trim(email)), same E.164 phone with
+    the record's country (default US), an event with both anonymous_id and a customer id;
+    placeholders (noreply@..., 000-000-0000) never join anything.
+    """
+    truth = _truth(sample, "identity")
+    uf = _Components()
+    records = db.execute(
+        f"SELECT source, customer_id, email, phone, country FROM customers "
+        f"WHERE NOT ({VIOLATIONS['customers']})"
+    ).fetchall()
+    owner_of_value: dict[tuple, set] = {}
+    person = dict(
+        ((s, c), p) for s, c, p in db.execute(
+            "SELECT source, customer_id, person_id FROM truth_record_person").fetchall()
+    )  # fmt: skip
+    for source, customer_id, email, phone, country in records:
+        node = ("r", source, customer_id)
+        uf.find(node)
+        values = []
+        if email and not email.strip().lower().startswith("noreply@"):
+            values.append(("e", email.strip().lower()))
+        if phone and (e164 := _phone(phone, country)):
+            values.append(("p", e164))
+        for value in values:
+            uf.union(node, value)
+            owner_of_value.setdefault(value, set()).add(person[(source, customer_id)])
+    shared = {v for v, owners in owner_of_value.items() if len(owners) > 1}
+    assert not shared, "an identifier is shared by two persons"
+    stitches = db.execute(
+        f"SELECT DISTINCT anonymous_id, source, customer_id FROM events "
+        f"WHERE anonymous_id IS NOT NULL AND NOT ({VIOLATIONS['events']})"
+    ).fetchall()
+    anonymous = set()
+    for anonymous_id, source, customer_id in stitches:
+        anonymous.add(anonymous_id)
+        uf.find(("a", anonymous_id))
+        if customer_id is not None:
+            uf.union(("a", anonymous_id), ("r", source, customer_id))
+    roots_known = {uf.find(("r", s, c)) for s, c, *_ in records}
+    roots_anon = {uf.find(("a", a)) for a in anonymous} - roots_known
+    assert len(roots_known) == truth["expected_known_profiles"]
+    assert len(roots_anon) == truth["anonymous_only_profiles"]
+    assert truth["expected_profiles"] == len(roots_known) + len(roots_anon)
+    assert truth["persons"] <= truth["expected_profiles"]
+    assert truth["expected_profiles"] <= 3 * truth["persons"] + truth["anonymous_ids"]
+    assert len(anonymous) == truth["anonymous_ids"]
+    assert truth["placeholder_records"] >= 1
+    assert truth["planted_unlinkable_persons"] <= truth["unlinkable_persons"]
+    assert 0.02 < truth["unlinkable_persons"] / truth["multi_record_persons"] < 0.08
+
+
+def test_truth_files_agree_with_the_data(sample: GeneratedData, db) -> None:
+    one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
+    truth = _truth(sample, "identity")
+    assert one("SELECT count(*) FROM truth_record_person") == sample.rows["customers"]
+    assert one("SELECT count(DISTINCT person_id) FROM truth_record_person") == truth["persons"]
+    assert one("SELECT count(*) FROM truth_anonymous_person") == truth["anonymous_ids"]
+    visitors = one("SELECT count(*) FROM truth_anonymous_person WHERE person_id IS NULL")
+    assert visitors == truth["anonymous_visitors"] == pytest.approx(300, rel=0.1)
+    buyers = one(
+        "SELECT count(DISTINCT r.person_id) FROM orders o JOIN truth_record_person r "
+        "ON r.customer_id = o.customer_id AND r.source = o.source"
+    )
+    assert one("SELECT count(*) FROM truth_purchases") == buyers
+    assert one("SELECT count(*) FROM truth_feedback_truth") == sample.rows["feedback"]
+    params = _truth(sample, "parameters")
+    assert params["window"] == {"start": "2024-07-01", "end": "2026-06-30", "days": 730.0}
+    assert params["bgnbd"]["r"] == 0.6 and params["gamma_gamma"]["p"] == 6.0
+    effects = _truth(sample, "effects")
+    assert effects["scores"]["late_delivery"]["effect"]["nps"] == -2.5
+    span = db.execute(
+        "SELECT min(occurred_at::TIMESTAMPTZ)::VARCHAR, max(occurred_at::TIMESTAMPTZ)::VARCHAR "
+        f"FROM events WHERE NOT ({VIOLATIONS['events']})"
+    ).fetchone()
+    assert str(span[0]).startswith("2024-07-01") and str(span[1]).startswith("2026-06-30")
+
+
+def test_purchases_follow_bgnbd_and_gamma_gamma() -> None:
+    """Mean repeat purchases match FHL (2005) eq. 7; means of lambda, p and spend match."""
+    s = replace(GeneratorSettings(), late_dropout_multiplier=1.0)
+    rng = np.random.default_rng(11)
+    n = 100_000
+    acquired = rng.uniform(0.0, s.acquisition_days, n)
+    orders, truth = simulate_purchases(rng, s, np.arange(n), acquired, np.ones(n))
+    repeats = np.bincount(orders.person, minlength=n) - 1
+    weeks = (s.window_days - acquired) / 7.0
+    theory = expected_repeat_purchases(weeks, s.bgnbd_r, s.bgnbd_alpha, s.bgnbd_a, s.bgnbd_b)
+    assert repeats.mean() == pytest.approx(theory.mean(), rel=0.03)
+    assert truth.lam.mean() == pytest.approx(s.bgnbd_r / s.bgnbd_alpha, rel=0.03)
+    assert truth.p.mean() == pytest.approx(s.bgnbd_a / (s.bgnbd_a + s.bgnbd_b), rel=0.03)
+    mean_amount = s.spend_p * s.spend_gamma / (s.spend_q - 1.0)  # E[z] of the Gamma-Gamma model
+    assert orders.amount.mean() == pytest.approx(mean_amount, rel=0.03)
+    assert np.all(orders.t < s.window_days) and np.all(orders.amount >= 0)
+
+
+def test_late_first_delivery_raises_dropout() -> None:
+    s = GeneratorSettings()
+    rng = np.random.default_rng(12)
+    n = 60_000
+    orders, truth = simulate_purchases(rng, s, np.arange(n), np.zeros(n), np.ones(n))
+    per_order = np.bincount(orders.person, minlength=n)
+    repeat_buyers = per_order >= 2
+    churned = ~np.isnan(truth.churned)
+    late, on_time = truth.first_late & repeat_buyers, ~truth.first_late & repeat_buyers
+    assert churned[late].mean() > churned[on_time].mean() + 0.05
+    assert 0.12 < truth.first_late.mean() < 0.18
+
+
+def test_planted_effects_show_in_the_scores(sample: GeneratedData, db) -> None:
+    rows = dict(
+        db.execute(
+            "SELECT t.late_delivery, avg(f.score::DOUBLE) FROM feedback f "
+            "JOIN truth_feedback_truth t USING (response_id) "
+            "WHERE f.metric = 'nps' AND f.touchpoint IS NULL AND f.score::INT BETWEEN 0 AND 10 "
+            "GROUP BY 1"
+        ).fetchall()
+    )
+    assert rows[True] - rows[False] < -1.5
+    support = dict(
+        db.execute(
+            "SELECT e.success, avg(f.score::DOUBLE) FROM feedback f JOIN events e "
+            "ON json_extract_string(e.properties, '$.order_id') = f.order_id "
+            "AND e.touchpoint = f.touchpoint "
+            "WHERE f.metric = 'ces' AND f.score::INT BETWEEN 1 AND 7 GROUP BY 1"
+        ).fetchall()
+    )
+    assert support["false"] - support["true"] < -1.0
+    themes = dict(
+        db.execute(
+            "SELECT late_delivery, avg((theme = 'delivery')::INT) FROM truth_feedback_truth "
+            "WHERE theme IS NOT NULL GROUP BY 1"
+        ).fetchall()
+    )
+    assert themes[True] > 0.6 and themes[True] > themes[False] + 0.3
+
+
+def test_parquet_and_csv_hold_the_same_rows(tmp_path: Path) -> None:
+    as_csv = generate(tmp_path / "csv", people=300, seed=9)
+    as_parquet = generate(tmp_path / "pq", people=300, seed=9, file_format="parquet")
+    con = duckdb.connect()
+    for kind in KINDS:
+        assert as_parquet.files[kind].suffix == ".parquet"
+        csv_rows = con.execute(
+            f"SELECT * FROM read_csv('{as_csv.files[kind]}', all_varchar = true)"
+        ).fetchall()
+        query = con.execute(f"SELECT * FROM '{as_parquet.files[kind]}' LIMIT 0")
+        columns = [d[0] for d in query.description]
+        as_text = ", ".join(f'CAST("{c}" AS VARCHAR)' for c in columns)
+        parquet_rows = con.execute(f"SELECT {as_text} FROM '{as_parquet.files[kind]}'").fetchall()
+        assert csv_rows == parquet_rows, kind
+    assert as_csv.rows == as_parquet.rows
+    csv_truth = (as_csv.truth_dir / "identity.json").read_text()
+    assert csv_truth == (as_parquet.truth_dir / "identity.json").read_text()
+
+
+def test_progress_is_reported_a_handful_of_times(tmp_path: Path) -> None:
+    calls: list[tuple[str, float]] = []
+    generate(tmp_path, people=100, seed=1, progress=lambda step, done: calls.append((step, done)))
+    assert 3 <= len(calls) <= 12
+    fractions = [done for _, done in calls]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
+def test_every_setting_is_documented() -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "generator.md").read_text(encoding="utf-8")
+    missing = [f.name for f in fields(GeneratorSettings) if f.name not in doc]
+    assert not missing
+
+
+def test_settings_refuse_impossible_worlds() -> None:
+    with pytest.raises(ValueError, match="people"):
+        GeneratorSettings(people=0)
+    with pytest.raises(ValueError, match="dirty_rate"):
+        GeneratorSettings(dirty_rate=0.9)
