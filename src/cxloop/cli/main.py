@@ -247,8 +247,8 @@ def demo(
     out.print(
         table(
             "Loaded",
-            ["kind", "rows", "rejected"],
-            [[k, v["loaded"], v["rejected"]] for k, v in result["ingest"].items()],
+            ["kind", "rows", "loaded", "rejected"],
+            [[k, v["rows"], v["loaded"], v["rejected"]] for k, v in result["ingest"].items()],
         )
     )
     out.print(

@@ -98,26 +98,27 @@ def _load_staged(
     rows_valid, rejected = engine.fetchone(
         f"SELECT count(*), count(*) FILTER (WHERE _reasons <> '') FROM {valid}"
     )
-    repeated_keys = engine.scalar(
-        f"SELECT count(*) FROM (SELECT 1 FROM {valid} WHERE _reasons = '' "
-        f"GROUP BY {key} HAVING count(*) > 1)"
+    # Keys repeated within the file: few, so kept in a small table; the last row wins.
+    engine.execute(
+        f"CREATE OR REPLACE TEMP TABLE {good} AS SELECT {key}, max(_row) AS _keep, "
+        f"count(*) - 1 AS _extra FROM {valid} WHERE _reasons = '' "
+        f"GROUP BY {key} HAVING count(*) > 1"
     )
+    repeated_rows = int(engine.scalar(f"SELECT coalesce(sum(_extra), 0) FROM {good}"))
     unreadable = len(staged.unreadable)
     target = ident(kind.name)
     join = " AND ".join(f"t.{ident(k)} = g.{ident(k)}" for k in kind.key)
+    if repeated_rows:
+        dup_join = " AND ".join(f"v.{ident(k)} = d.{ident(k)}" for k in kind.key)
+        source_rows = (
+            f"(SELECT v.* FROM {valid} v ANTI JOIN {good} d ON {dup_join} AND v._row <> d._keep "
+            "WHERE v._reasons = '')"
+        )
+    else:
+        source_rows = f"(SELECT * FROM {valid} WHERE _reasons = '')"
     with engine.transaction():
-        if repeated_keys:
-            # Within one file the last row of a key wins.
-            engine.execute(
-                f"CREATE OR REPLACE TEMP TABLE {good} AS SELECT * FROM {valid} "
-                f"WHERE _reasons = '' "
-                f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _row DESC) = 1"
-            )
-            source_rows = good
-        else:
-            source_rows = f"(SELECT * FROM {valid} WHERE _reasons = '')"
         good_rows = rows_valid - rejected
-        kept = engine.scalar(f"SELECT count(*) FROM {good}") if repeated_keys else good_rows
+        kept = good_rows - repeated_rows
         in_file_duplicates = good_rows - kept
         target_empty = engine.scalar(f"SELECT count(*) FROM (SELECT 1 FROM {target} LIMIT 1)") == 0
         unchanged = changed = 0

@@ -84,12 +84,26 @@ class RowValidator:
             return "CAST(NULL AS VARCHAR)"
         return ident(f"__t_{column.name}")
 
+    def _native(self, column: Column) -> bool:
+        """True when the file stores the column with a type of its own (Parquet)."""
+        file_col = self.source.mapping.get(column.name)
+        return file_col is not None and self.source.types.get(file_col, "VARCHAR") != "VARCHAR"
+
+    def _str(self, column: Column) -> str:
+        """The value as text, for string operations and messages.
+
+        For typed files the conversion to text is written here but only evaluated where it is
+        needed (inside CASE branches of failing rows), never for every row.
+        """
+        text = self._text(column)
+        return f"CAST({text} AS VARCHAR)" if self._native(column) else text
+
     def _raw(self, column: Column) -> tuple[str, str]:
         """The value as the file typed it (a level-1 column) and that type."""
         file_col = self.source.mapping.get(column.name)
         if file_col is None:
             return "NULL", "NULL"
-        return ident(f"__r_{column.name}"), self.source.types.get(file_col, "VARCHAR")
+        return ident(f"__t_{column.name}"), self.source.types.get(file_col, "VARCHAR")
 
     def _value(self, column: Column) -> str:
         """The typed value (a level-2 column)."""
@@ -97,7 +111,7 @@ class RowValidator:
 
     def typed(self, column: Column) -> str:
         """SQL for the column's typed value (NULL when missing or invalid)."""
-        text = self._text(column)
+        text = self._str(column)
         raw, raw_type = self._raw(column)
         target = TYPE_NAMES[column.type]
         native = raw_type.upper() != "VARCHAR"
@@ -123,7 +137,8 @@ class RowValidator:
                 if native and not raw_type.upper().startswith("JSON"):
                     value = f"TRY_CAST({raw} AS JSON)"
                 else:
-                    value = f"CASE WHEN json_valid({text}) THEN CAST({text} AS JSON) END"
+                    # Trimmed valid JSON starting with '{' is an object: one parse per value.
+                    value = f"CASE WHEN left({text}, 1) = '{{' THEN TRY_CAST({text} AS JSON) END"
             case ColumnType.NUMBER:
                 value = f"TRY_CAST({raw if native else text} AS DOUBLE)"
                 value = f"CASE WHEN isfinite({value}) THEN {value} END"
@@ -139,10 +154,11 @@ class RowValidator:
         for column in self.kind.columns:
             if column.name not in self.source.mapping:
                 continue
-            text = self._text(column)
+            present = self._text(column)
+            text = self._str(column)
             value = self._value(column)
             if column.required:
-                out.append(_reason(column.name, f"{text} IS NULL", "'is required'"))
+                out.append(_reason(column.name, f"{present} IS NULL", "'is required'"))
             type_msg = {
                 ColumnType.TIMESTAMP: "is not an ISO 8601 timestamp",
                 ColumnType.DATE: "is not an ISO 8601 date",
@@ -153,12 +169,7 @@ class RowValidator:
                 ColumnType.JSON: "is not a JSON object",
             }.get(column.type)
             if type_msg:
-                bad = f"{text} IS NOT NULL AND {value} IS NULL"
-                if column.type is ColumnType.JSON:
-                    bad = (
-                        f"{text} IS NOT NULL AND ({value} IS NULL OR "
-                        f"json_type({value}) <> 'OBJECT')"
-                    )
+                bad = f"{present} IS NOT NULL AND {value} IS NULL"
                 out.append(
                     _reason(column.name, bad, f"{_shown(text)} || {literal(' ' + type_msg)}")
                 )
@@ -167,7 +178,8 @@ class RowValidator:
                 out.append(
                     _reason(
                         column.name,
-                        f"{text} IS NOT NULL AND lower({text}) NOT IN {_in_list(column.choices)}",
+                        f"{present} IS NOT NULL "
+                        f"AND lower({text}) NOT IN {_in_list(column.choices)}",
                         f"{_shown(text)} || {literal(' is not one of ' + choices)}",
                     )
                 )
@@ -195,9 +207,9 @@ class RowValidator:
 
     def _score_reasons(self) -> list[str]:
         """Feedback scores must exist (except comments) and lie on their metric's scale."""
-        metric = f"lower({self._text(self.kind.column('metric'))})"
+        metric = f"lower({self._str(self.kind.column('metric'))})"
         score = self._value(self.kind.column("score"))
-        score_text = self._text(self.kind.column("score"))
+        score_text = self._str(self.kind.column("score"))
         out = [
             _reason(
                 "score",
@@ -229,7 +241,7 @@ class RowValidator:
         target = self.kind.extras_column
         if target is None:
             return None
-        own = self.typed(self.kind.column(target)) if target in self.source.mapping else None
+        own = self._value(self.kind.column(target)) if target in self.source.mapping else None
         if not self.source.extras:
             return own
         pairs = ", ".join(
@@ -256,9 +268,9 @@ class RowValidator:
             if file_col is None:
                 continue
             expr = self.source.columns[file_col]
-            level1.append(f"{_trimmed(expr)} AS {ident('__t_' + column.name)}")
-            if self.source.types.get(file_col, "VARCHAR").upper() != "VARCHAR":
-                level1.append(f"{expr} AS {ident('__r_' + column.name)}")
+            # Text is trimmed once here; typed values (Parquet) pass through untouched.
+            read = expr if self._native(column) else _trimmed(expr)
+            level1.append(f"{read} AS {ident('__t_' + column.name)}")
             level2.append(f"{self.typed(column)} AS {ident('__v_' + column.name)}")
         for i, name in enumerate(self.source.extras):
             expr = self.source.columns[name]
