@@ -72,9 +72,12 @@ def main() -> None:
         print(f"generated {args.people:,} people in {time.perf_counter() - t0:.1f} s")
     events_parquet = data / "events.parquet"
     if not events_parquet.exists():
-        duckdb.sql(
-            f"COPY (SELECT * FROM read_csv('{events_csv}', all_varchar = true)) "
-            f"TO '{events_parquet}' (FORMAT parquet)"
+        # A typed Parquet export, as a warehouse writes it (timestamps, numbers, booleans).
+        duckdb.execute(
+            "COPY (SELECT * FROM read_csv(?)) TO '"
+            + str(events_parquet).replace("'", "''")
+            + "' (FORMAT parquet)",
+            [str(events_csv)],
         )
 
     results = {}

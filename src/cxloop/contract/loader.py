@@ -101,7 +101,9 @@ def _load_staged(
     # Keys repeated within the file: few, so kept in a small table; the last row wins.
     engine.execute(
         f"CREATE OR REPLACE TEMP TABLE {good} AS SELECT {key}, max(_row) AS _keep, "
-        f"count(*) - 1 AS _extra FROM {valid} WHERE _reasons = '' "
+        f"count(*) - 1 AS _extra FROM {valid} WHERE _reasons = '' AND _key_hash IN ("
+        f"SELECT _key_hash FROM {valid} WHERE _reasons = '' "
+        f"GROUP BY _key_hash HAVING count(*) > 1) "
         f"GROUP BY {key} HAVING count(*) > 1"
     )
     repeated_rows = int(engine.scalar(f"SELECT coalesce(sum(_extra), 0) FROM {good}"))

@@ -257,7 +257,8 @@ class RowValidator:
 
         Level 1 reads the raw values (trimmed text, and the file's own type for typed
         formats); level 2 converts them to the contract's types; level 3 keeps the typed
-        columns and adds `_reasons` (empty for a good row) and `_hash` (for idempotent merges).
+        columns and adds `_reasons` (empty for a good row), `_hash` (content, for idempotent
+        merges) and `_key_hash` (the key, to find repeated keys with one cheap aggregate).
         """
         level1 = [f"{self.source.row_sql} AS _row", f"{self.source.line_sql} AS _line"]
         if self.source.json_ok_sql is not None:
@@ -293,8 +294,10 @@ class RowValidator:
                 f"CASE WHEN __json_ok THEN {reasons_sql} ELSE 'line: not a JSON object' END"
             )
         names = ", ".join(ident(c.name) for c in self.kind.columns)
+        key_names = ", ".join(ident(k) for k in self.kind.key)
         return (
-            f"SELECT _row, _line, {names}, _reasons, hash({names}) AS _hash FROM (\n"
+            f"SELECT _row, _line, {names}, _reasons, hash({names}) AS _hash, "
+            f"hash({key_names}) AS _key_hash FROM (\n"
             f"SELECT _row, _line, {', '.join(final)}, {reasons_sql} AS _reasons FROM (\n"
             f"SELECT {', '.join(level2)} FROM (\n"
             f"SELECT {', '.join(level1)} FROM {relation})))"
