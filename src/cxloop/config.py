@@ -70,6 +70,20 @@ class IngestSettings:
 
 
 @dataclass(frozen=True)
+class ScorecardSettings:
+    """The composite scorecard (docs/metrics.md) and its goals."""
+
+    # Touchpoints that mean the customer needed help (support contact rate).
+    support_touchpoints: tuple[str, ...] = ("support_contact", "chat")
+    # Minutes of inactivity that end a journey (steps per journey).
+    journey_gap_minutes: int = 30
+    # Default period of trends: month, quarter or year.
+    period: str = "month"
+    # Targets, e.g. "nps >= 40 by 2025-12-31", "retention_rate >= 0.35".
+    goals: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class EngineSettings:
     """Where analytics run. `duckdb` is embedded; later issues add `spark`."""
 
@@ -86,6 +100,7 @@ class WorkspaceConfig:
     locale: LocaleSettings = field(default_factory=LocaleSettings)
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
+    scorecard: ScorecardSettings = field(default_factory=ScorecardSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
 
     @classmethod
@@ -134,6 +149,14 @@ class WorkspaceConfig:
             )
         if self.engine.name not in {"duckdb"}:
             raise ConfigError(f"{origin}: [engine] name {self.engine.name!r} is not supported")
+        from cxloop.analytics.scorecard.goals import parse_goal
+
+        for goal in self.scorecard.goals:
+            parse_goal(goal, origin=f"{origin}: [scorecard] goals")
+        if self.scorecard.period not in {"month", "quarter", "year"}:
+            raise ConfigError(f"{origin}: [scorecard] period must be month, quarter or year")
+        if self.scorecard.journey_gap_minutes < 1:
+            raise ConfigError(f"{origin}: [scorecard] journey_gap_minutes must be >= 1")
         if self.identity.max_records_per_identifier < 2:
             raise ConfigError(f"{origin}: [identity] max_records_per_identifier must be >= 2")
 
@@ -216,6 +239,17 @@ probabilistic = false
 [ingest]
 # Files larger than this many bytes show a progress bar while loading.
 progress_min_bytes = 20000000
+
+[scorecard]
+# Touchpoints that mean the customer needed help (support contact rate).
+support_touchpoints = ["support_contact", "chat"]
+# Minutes of inactivity that end a journey (steps per journey).
+journey_gap_minutes = 30
+# Default period of trends: "month", "quarter" or "year".
+period = "month"
+# Goals: "METRIC >= TARGET [by YYYY-MM-DD]"; metric names in docs/metrics.md. Example:
+# goals = ["nps >= 40 by 2026-12-31", "retention_rate >= 0.35", "ces >= 5.5"]
+goals = []
 
 [engine]
 # Where analytics run: "duckdb" (embedded, default).

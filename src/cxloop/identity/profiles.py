@@ -44,6 +44,7 @@ PERSIST_SQL = [
                arg_min(c.first_name, c.created_at) AS first_name,
                arg_min(c.last_name, c.created_at) AS last_name,
                mode(c.country) AS country,
+               mode(json_extract_string(c.attributes, '$.segment')) AS segment,
                bool_or(c.consent_marketing) AS consent_marketing,
                min(c.created_at) AS created_at
         FROM profile_records pr JOIN customers c USING (source, customer_id)
@@ -56,7 +57,7 @@ PERSIST_SQL = [
     )
     SELECT n.profile_id, coalesce(r.records, 0) AS record_count,
            coalesce(r.sources, []) AS sources, r.email, r.phone, r.first_name, r.last_name,
-           r.country, coalesce(r.consent_marketing, false) AS consent_marketing,
+           r.country, r.segment, coalesce(r.consent_marketing, false) AS consent_marketing,
            r.created_at, n.anonymous_ids, n.known
     FROM nodes n LEFT JOIN recs r USING (profile_id)""",
 ]

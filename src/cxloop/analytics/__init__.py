@@ -1,0 +1,1 @@
+"""Analytics: table in, table out, computed in the engine; statistics in numpy/scipy."""

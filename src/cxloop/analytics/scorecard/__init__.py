@@ -1,0 +1,85 @@
+"""The composite CX scorecard: advocacy, ease, satisfaction, economic and social value.
+
+`build_scorecard(workspace, scope)` returns the JSON document of `cxloop scorecard --json`:
+`{"period", "by", "since", "until", "metrics", "trend", "breakdown", "goals"}`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+from cxloop.analytics.periods import Period
+from cxloop.analytics.scorecard import compute
+from cxloop.analytics.scorecard.goals import evaluate, parse_goal
+from cxloop.analytics.scorecard.metrics import BY_NAME, METRICS
+from cxloop.analytics.scorecard.scope import BREAKDOWNS, Scope
+
+if TYPE_CHECKING:
+    from cxloop.workspace import Workspace
+
+__all__ = ["BREAKDOWNS", "METRICS", "Scope", "build_scorecard"]
+
+
+def build_scorecard(
+    ws: Workspace, scope: Scope | None = None, *, today: date | None = None
+) -> dict[str, Any]:
+    """Compute the scorecard over the workspace's unified profiles (built if stale)."""
+    scope = scope or Scope(period=Period(ws.config.scorecard.period))
+    if not ws.profiles.built or ws.profiles.stale:
+        ws.profiles.build()
+    settings = ws.config.scorecard
+    params = {
+        **scope.params,
+        "brand": ws.config.brand.name,
+        "competitors": [c.strip().lower() for c in ws.config.brand.competitors],
+    }
+    results = []
+    for _, make_sql, convert in compute.families(
+        list(settings.support_touchpoints), settings.journey_gap_minutes
+    ):
+        sql = make_sql(scope)
+        used = {k: v for k, v in params.items() if f"${k}" in sql}
+        cursor = ws.engine.execute(sql, used or None)
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+        results.append((rows, convert(rows)))
+    cells = compute.merge_cells(results)
+    order = [m.name for m in METRICS]
+
+    def ordered(m: dict[str, Any]) -> dict[str, Any]:
+        return {k: m[k] for k in order if k in m}
+
+    trend = [
+        {"period": scope.period.label(p), "start": p.isoformat(), "metrics": ordered(m)}
+        for (lvl, p, _), m in sorted(
+            ((k, v) for k, v in cells.items() if k[0] == "period" and k[1] is not None),
+            key=lambda kv: kv[0][1],
+        )
+    ]
+    compute.test_changes(trend)
+    breakdown = [
+        {"by": scope.by, "group": g, "metrics": ordered(m)}
+        for (lvl, _, g), m in sorted(
+            ((k, v) for k, v in cells.items() if k[0] == "group"),
+            key=lambda kv: (kv[0][2] is None, kv[0][2] or ""),
+        )
+    ]
+    today = today or datetime.now(UTC).date()
+    goals = [evaluate(parse_goal(g), trend, today=today) for g in settings.goals]
+    return {
+        "period": scope.period.value,
+        "by": scope.by,
+        "since": scope.since.isoformat() if scope.since else None,
+        "until": scope.until.isoformat() if scope.until else None,
+        "metrics": ordered(cells.get(("all", None, None), {})),
+        "trend": trend,
+        "breakdown": breakdown,
+        "goals": goals,
+        "families": {m.name: m.family for m in METRICS},
+        "labels": {m.name: m.label for m in METRICS},
+    }
+
+
+def metric_names() -> list[str]:
+    return list(BY_NAME)
