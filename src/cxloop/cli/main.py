@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -168,6 +169,48 @@ def _print_profile(profile: dict) -> None:
             [[t["at"], t["what"], t["detail"]] for t in profile["timeline"]],
         )
     )
+
+
+@app.command()
+def scorecard(
+    workspace: WsArg,
+    period: Annotated[
+        str | None, typer.Option(help="month, quarter or year (default from cxloop.toml).")
+    ] = None,
+    by: Annotated[
+        str | None, typer.Option(help="Breakdown: touchpoint, channel, stage, country, segment.")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Start date, ISO 8601 (inclusive).")] = None,
+    until: Annotated[str | None, typer.Option(help="End date, ISO 8601 (exclusive).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """The composite scorecard with intervals, trends, breakdowns and goals."""
+    from cxloop.analytics.periods import Period, parse_period
+    from cxloop.analytics.scorecard import Scope, build_scorecard
+    from cxloop.cli.scorecard_view import render
+    from cxloop.workspace import Workspace
+
+    with Workspace.open(workspace) as ws:
+        scope = Scope(
+            period=parse_period(period) if period else Period(ws.config.scorecard.period),
+            by=by,
+            since=_date_option(since, "--since"),
+            until=_date_option(until, "--until"),
+        )
+        doc = build_scorecard(ws, scope)
+    if json_:
+        print_json(doc)
+        return
+    render(doc, out)
+
+
+def _date_option(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise CxloopError(f"{name} {value!r} is not an ISO 8601 date") from None
 
 
 @app.command()

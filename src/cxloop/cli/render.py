@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 out = Console(highlight=False)
+if not out.is_terminal:  # files and pipes: wide tables instead of wrapped cells
+    out.width = max(out.width, 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -30,10 +32,11 @@ def print_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, default=_default, indent=2) + "\n")
 
 
-def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+def table(title: str, columns: list[str], rows: list[list[Any]], *, text_columns: int = 1) -> Table:
+    """A table whose first `text_columns` columns are text (left) and the rest figures."""
     t = Table(title=title, title_justify="left", header_style="bold")
     for i, col in enumerate(columns):
-        t.add_column(col, justify="left" if i == 0 else "right")
+        t.add_column(col, justify="left" if i < text_columns else "right")
     for row in rows:
         t.add_row(*(fmt(v) for v in row))
     return t

@@ -1,0 +1,52 @@
+"""`cxloop report`: gather every section and write one self-contained HTML file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cxloop.report.document import PROVIDERS, Section, render_page
+
+if TYPE_CHECKING:
+    from cxloop.workspace import Workspace
+
+
+def _scorecard_provider(ws: Workspace, context: dict[str, Any]) -> list[Section]:
+    from cxloop.analytics.periods import Period
+    from cxloop.analytics.scorecard import Scope, build_scorecard
+    from cxloop.report.scorecard_sections import scorecard_sections
+
+    doc = build_scorecard(
+        ws,
+        Scope(
+            period=Period(context.get("period") or ws.config.scorecard.period),
+            by=context.get("by", "touchpoint"),
+        ),
+    )
+    context["scorecard"] = doc
+    return scorecard_sections(doc)
+
+
+def build_report(
+    ws: Workspace, out: Path | str, *, period: str | None = None, by: str | None = "touchpoint"
+) -> Path:
+    """Write the report to `out` atomically (a reader never sees a half-written file)."""
+    out = Path(out)
+    context: dict[str, Any] = {"period": period, "by": by}
+    sections: list[Section] = _scorecard_provider(ws, context)
+    for provider in PROVIDERS:
+        sections.extend(provider(ws, context))
+    html = render_page(
+        f"{ws.config.brand.name}: customer experience report",
+        "Buy, Own, Advocate, Buy again: the composite scorecard with honest uncertainty.",
+        sections,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".report-", suffix=".html")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(html)
+    os.chmod(tmp, 0o644)  # mkstemp creates 0600; a report is meant to be shared
+    Path(tmp).replace(out)
+    return out
