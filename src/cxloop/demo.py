@@ -56,8 +56,15 @@ def run_demo(
         )
         report("resolving identities", 0.8)
         summary = ws.profiles.build()
-        report("computing headline figures", 0.95)
-        headline = _headline(ws, people, summary.to_dict())
+        report("computing the scorecard", 0.85)
+        from cxloop.analytics.scorecard import build_scorecard
+
+        scorecard = build_scorecard(ws)
+        headline = _headline(ws, people, summary.to_dict(), scorecard["metrics"])
+        report("writing the report", 0.92)
+        from cxloop.report import build_report
+
+        report_path = build_report(ws, out_dir / "report.html")
     report("done", 1.0)
     return {
         "workspace": str(ws_dir),
@@ -69,6 +76,7 @@ def run_demo(
         "rejects_path": ingest.rejects_path,
         "profiles": summary.to_dict(),
         "headline": headline,
+        "report": str(report_path),
     }
 
 
@@ -77,13 +85,23 @@ def _load_order(kind: str) -> int:
     return order.index(kind) if kind in order else len(order)
 
 
-def _headline(ws: Any, people: int, profiles: dict[str, Any]) -> dict[str, Any]:
+def _headline(
+    ws: Any, people: int, profiles: dict[str, Any], metrics: dict[str, Any]
+) -> dict[str, Any]:
     e = ws.engine
     orders, buyers, revenue = e.fetchone(
         "SELECT count(*), count(DISTINCT l.profile_id), sum(o.amount) FROM orders o "
         "JOIN profile_links l ON l.kind = 'orders' AND l.source = o.source "
         "AND l.id = o.order_id WHERE o.status = 'completed'"
     )
+
+    def ci(name: str, scale: float = 1.0, digits: int = 1) -> str:
+        m = metrics.get(name) or {}
+        if m.get("value") is None:
+            return "n/a"
+        v, lo, hi = (scale * m[k] for k in ("value", "ci_low", "ci_high"))
+        return f"{v:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}] (n={m['n']:,})"
+
     return {
         "people simulated": people,
         "unified profiles (known)": profiles["known_profiles"],
@@ -96,6 +114,10 @@ def _headline(ws: Any, people: int, profiles: dict[str, Any]) -> dict[str, Any]:
         "feedback answers": ws.count("feedback"),
         "social mentions": ws.count("mentions"),
         "referrals": ws.count("referrals"),
+        "NPS [95% CI]": ci("nps"),
+        "CES mean [95% CI]": ci("ces", digits=2),
+        "CSAT % [95% CI]": ci("csat", 100),
+        "retention rate % [95% CI]": ci("retention_rate", 100),
         "rows rejected (kept with reasons)": int(
             e.scalar("SELECT count(*) FROM ingest_rejects") or 0
         ),

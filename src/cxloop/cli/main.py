@@ -214,6 +214,27 @@ def _date_option(value: str | None, name: str) -> datetime | None:
 
 
 @app.command()
+def report(
+    workspace: WsArg,
+    out_file: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path(
+        "cxloop-report.html"
+    ),
+    period: Annotated[str | None, typer.Option(help="month, quarter or year.")] = None,
+    by: Annotated[str, typer.Option(help="Breakdown shown in the report.")] = "touchpoint",
+) -> None:
+    """Write a self-contained HTML report (opens offline) with charts."""
+    from cxloop.analytics.periods import parse_period
+    from cxloop.report import build_report
+    from cxloop.workspace import Workspace
+
+    with Workspace.open(workspace) as ws:
+        path = build_report(
+            ws, out_file, period=parse_period(period).value if period else None, by=by
+        )
+    out.print(f"Report written to {path}")
+
+
+@app.command()
 def generate(
     people: Annotated[int, typer.Option(help="Number of people to simulate.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 42,
@@ -299,7 +320,8 @@ def demo(
             "Headline figures", ["figure", "value"], [[k, v] for k, v in result["headline"].items()]
         )
     )
-    out.print(f"Workspace: {result['workspace']}  (try: cxloop profiles {result['workspace']})")
+    out.print(f"Report: {result['report']}")
+    out.print(f"Workspace: {result['workspace']}  (try: cxloop scorecard {result['workspace']})")
     out.print(f"Rejected rows are kept in {result['rejects_path']}")
 
 

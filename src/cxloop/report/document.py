@@ -107,13 +107,19 @@ def html_table(columns: list[str], rows: list[list[Any]], *, text_columns: int =
     body = "".join(
         "<tr>"
         + "".join(
-            f'<td class="{"text" if i < text_columns else ""}">{Markup.escape(v)}</td>'
+            f'<td class="{"text" if i < text_columns else ""}">{Markup.escape(_cell(v))}</td>'
             for i, v in enumerate(row)
         )
         + "</tr>"
         for row in rows
     )
     return Markup(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return value
+    return f"{value:,}"
 
 
 def paragraph(text: str) -> Markup:
