@@ -52,7 +52,8 @@ def nps(promoters: ArrayLike, passives: ArrayLike, detractors: ArrayLike) -> dic
     'Net Promoter Score'", The American Statistician 70(4): add 3/4 to promoters and to
     detractors and 3 to n, then use the variance of a difference of multinomial proportions,
     Var(p_P - p_D) = (p_P + p_D - (p_P - p_D)^2) / n. It keeps a sensible width for small n
-    and for all-promoter samples, where the plain Wald interval collapses to zero width.
+    and for all-promoter samples, where the plain Wald interval collapses to zero width. The
+    interval is widened when needed so that it always contains the observed NPS.
     """
     p, a, d = _arr(promoters), _arr(passives), _arr(detractors)
     n = p + a + d
@@ -64,6 +65,10 @@ def nps(promoters: ArrayLike, passives: ArrayLike, detractors: ArrayLike) -> dic
         centre = pp - pd
         low = np.where(n > 0, 100.0 * np.clip(centre - Z95 * se, -1, 1), np.nan)
         high = np.where(n > 0, 100.0 * np.clip(centre + Z95 * se, -1, 1), np.nan)
+        # The adjusted centre is pulled towards 0; for tiny samples the interval could then
+        # exclude the observed value (1 promoter: NPS 100, upper bound 98.5). Widen it to
+        # include the observed value, so a reader never sees a value outside its interval.
+        low, high = np.fmin(low, value), np.fmax(high, value)
         # Standard error of the plain estimate, for tests between periods.
         pp0, pd0 = np.where(n > 0, p / n, np.nan), np.where(n > 0, d / n, np.nan)
         se_plain = 100.0 * np.sqrt((pp0 + pd0 - (pp0 - pd0) ** 2) / n)
