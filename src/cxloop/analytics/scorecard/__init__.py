@@ -47,8 +47,13 @@ def build_scorecard(
     cells = compute.merge_cells(results)
     order = [m.name for m in METRICS]
 
-    def ordered(m: dict[str, Any]) -> dict[str, Any]:
-        return {k: m[k] for k in order if k in m}
+    def ordered(m: dict[str, Any], *, fill: bool = True) -> dict[str, Any]:
+        """Metrics in catalogue order; a metric without data is `value: null, n: 0`.
+
+        Breakdowns leave out metrics the dimension does not apply to (mentions by country).
+        """
+        empty = {"value": None, "n": 0, "ci_low": None, "ci_high": None}
+        return {k: m.get(k, dict(empty)) for k in order if fill or k in m}
 
     trend = [
         {"period": scope.period.label(p), "start": p.isoformat(), "metrics": ordered(m)}
@@ -59,7 +64,7 @@ def build_scorecard(
     ]
     compute.test_changes(trend)
     breakdown = [
-        {"by": scope.by, "group": g, "metrics": ordered(m)}
+        {"by": scope.by, "group": g, "metrics": ordered(m, fill=False)}
         for (lvl, _, g), m in sorted(
             ((k, v) for k, v in cells.items() if k[0] == "group"),
             key=lambda kv: (kv[0][2] is None, kv[0][2] or ""),
