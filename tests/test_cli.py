@@ -102,3 +102,20 @@ def test_generator_settings_errors_are_one_line(tmp_path):
         run_cli("generate", "--people", "3000000", "--out", str(tmp_path / "g")), "people"
     )
     assert_one_line_error(run_cli("demo", "--people", "0", "--out", str(tmp_path / "d")), "people")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["ingest"], ["profiles", ".", "--bogus"], ["generate", "--people", "abc"]],
+)
+def test_usage_errors_are_messages_not_tracebacks(args):
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "Usage" in result.stderr + result.stdout
+
+
+def test_file_names_are_printed_as_they_are(workspace, tmp_path):
+    path = write(tmp_path / "customers [v2].csv", "customer_id,created_at\n1,2024-01-01\n2,never\n")
+    result = run_cli("ingest", str(workspace), str(path))
+    assert "customers [v2].csv" in result.stdout + result.stderr

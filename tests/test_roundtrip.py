@@ -100,3 +100,13 @@ def test_demo_runs_end_to_end(tmp_path):
     again = run_cli("demo", "--people", "1500", "--out", str(tmp_path / "demo"), "--json")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["headline"] == doc["headline"]
+
+
+def test_demo_never_touches_a_folder_it_did_not_make(tmp_path):
+    import cxloop as cx
+
+    mine = tmp_path / "project"
+    cx.Workspace.init(mine / "workspace").close()
+    result = run_cli("demo", "--people", "200", "--out", str(mine))
+    assert result.returncode != 0 and "not made by `cxloop demo`" in result.stderr
+    assert (mine / "workspace" / "cxloop.toml").exists()

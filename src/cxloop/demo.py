@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cxloop.config import CONFIG_FILE
 from cxloop.errors import CxloopError
 
 Progress = Callable[[str, float], None]
@@ -29,9 +28,8 @@ def run_demo(
             progress(step, fraction)
 
     data_dir, ws_dir = out_dir / "data", out_dir / "workspace"
+    _claim(out_dir)
     if ws_dir.exists():
-        if not (ws_dir / CONFIG_FILE).exists():
-            raise CxloopError(f"{ws_dir} exists and is not a cxloop workspace; choose --out")
         shutil.rmtree(ws_dir)
     report("generating sample data", 0.0)
     try:
@@ -78,6 +76,29 @@ def run_demo(
         "headline": headline,
         "report": str(report_path),
     }
+
+
+MARKER = ".cxloop-demo"
+
+
+def _claim(out_dir: Path) -> None:
+    """Make sure the demo owns `out_dir`: new, empty, or made by an earlier demo.
+
+    The demo replaces its own workspace and data on every run; it must never touch a
+    folder the user made, even one that holds a workspace called `workspace`.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CxloopError(f"{out_dir} exists and is not a folder; choose another --out")
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MARKER).exists():
+        raise CxloopError(
+            f"{out_dir} is not empty and was not made by `cxloop demo`; "
+            "choose another --out (the demo replaces what it made before)"
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MARKER).write_text(
+        "This folder was made by `cxloop demo`; the next demo run replaces its contents.\n",
+        encoding="utf-8",
+    )
 
 
 def _load_order(kind: str) -> int:

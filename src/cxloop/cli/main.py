@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cxloop.cli.render import err, out, print_json, table
+from cxloop.cli.render import err, out, print_error, print_json, table
 from cxloop.errors import CxloopError
 
 app = typer.Typer(
@@ -331,27 +331,27 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except CxloopError as exc:
-        err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        print_error("error:", str(exc))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        err.print("interrupted: the file being loaded was rolled back; the workspace is intact")
+        err.print("interrupted: work in progress was rolled back; the workspace is intact")
         sys.exit(130)
     except SystemExit:
         raise
     except Exception as exc:  # the last guard: a one-line report, details on request
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+        # Usage errors come from click (vendored by typer under a private name), so they are
+        # recognised by their interface rather than imported.
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
+        if type(exc).__name__ == "Abort":
+            err.print("aborted")
             sys.exit(1)
         if debug:
             raise
-        err.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {str(exc).splitlines()[0]} "
-            "(set CXLOOP_DEBUG=1 for details)",
-            soft_wrap=True,
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print_error(
+            "internal error:", f"{type(exc).__name__}: {first} (set CXLOOP_DEBUG=1 for details)"
         )
         sys.exit(1)
 

@@ -10,11 +10,18 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-out = Console(highlight=False)
+# Markup is off: file names and messages are printed as they are ("customers [v2].csv").
+out = Console(highlight=False, markup=False)
 if not out.is_terminal:  # files and pipes: wide tables instead of wrapped cells
     out.width = max(out.width, 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+
+
+def print_error(prefix: str, message: str) -> None:
+    """One line on stderr: a red prefix, then the message exactly as written."""
+    err.print(Text.assemble((prefix, "bold red"), " ", message))
 
 
 def _default(value: Any) -> Any:
