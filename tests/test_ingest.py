@@ -97,7 +97,7 @@ def test_orders_amounts_are_exact_and_non_negative(ws, tmp_path):
     ]
     reasons = [r[2] for r in rejects(ws)]
     assert "amount: '-5' is below 0" in reasons[0]
-    assert "'12,50' is not a number" in reasons[1]
+    assert "'12,50' is not an amount" in reasons[1]
     assert "'lost' is not one of" in reasons[2]
 
 
@@ -144,7 +144,7 @@ def test_invalid_utf8_reports_the_line_and_loads_the_rest(ws, tmp_path):
     assert rejects(ws) == [(3, None, "not valid UTF-8")]
     assert report.first_reject.startswith("line 3")
     # Good rows after the bad line still carry their true line numbers.
-    assert ws.engine.scalar("SELECT _line FROM customers WHERE customer_id = 'c3'") == 4
+    assert ws.engine.scalar("SELECT _row FROM customers WHERE customer_id = 'c3'") == 2
 
 
 def test_unknown_columns_are_kept_or_reported(ws, tmp_path):
@@ -370,3 +370,151 @@ def test_a_killed_process_leaves_the_workspace_as_before(tmp_path):
     with cxloop.Workspace.open(tmp_path / "ws") as ws:
         assert ws.engine.fetchall("SELECT * FROM orders") == before
         assert ws.engine.scalar("SELECT count(*) FROM ingest_log") == 1
+
+
+def test_whole_numbers_and_amounts_are_never_rounded(ws, tmp_path):
+    path = write(
+        tmp_path / "orders.csv",
+        "order_id,customer_id,ordered_at,amount,items,currency\n"
+        "o1,c,2024-01-01,1.2345,2,eur\n"  # ok: 4 decimals; currency upper-cased
+        "o2,c,2024-01-01,1.23456,2,\n"  # 5 decimals: refused, not rounded
+        "o3,c,2024-01-01,-0.00001,2,\n"  # negative: refused
+        "o4,c,2024-01-01,5,2.7,\n"  # items must be whole
+        "o5,c,2024-01-01,5,1e3,\n"
+        "o6,c,2024-01-01,5,-1,\n"
+        "o7,c,2024-01-01,5,1,EURO\n"  # not an ISO 4217 code
+        "o8,c,2024-01-01,5,,\n",  # currency defaults to the workspace's
+    )
+    report = ws.ingest([path]).files[0]
+    assert (report.loaded, report.rejected) == (2, 6)
+    rows = ws.engine.fetchall("SELECT order_id, amount, currency FROM orders ORDER BY 1")
+    assert [(r[0], str(r[1]), r[2]) for r in rows] == [
+        ("o1", "1.2345", "EUR"),
+        ("o8", "5.0000", "USD"),
+    ]
+    reasons = dict(ws.engine.fetchall("SELECT line, reason FROM ingest_rejects"))
+    assert "is not an amount" in reasons[3] and "is not an amount" in reasons[4]
+    assert "is not a whole number" in reasons[5] and "is not a whole number" in reasons[6]
+    assert "is below 0" in reasons[7]
+    assert "ISO 4217" in reasons[8]
+
+
+def test_reject_lines_are_physical_lines(ws, tmp_path):
+    path = write(
+        tmp_path / "customers.csv",
+        "customer_id,address,created_at\n"  # 1
+        "c1,,2024-01-01\n"  # 2
+        "\n"  # 3 blank
+        'c2,"12 Main St\nFlat 3",2024-01-01\n'  # 4-5 a value spanning two lines
+        "\n"  # 6 blank
+        "c3,a,b,c\n"  # 7 too many values (refused by the reader)
+        "c4,,never\n",  # 8 bad timestamp
+    )
+    report = ws.ingest([path]).files[0]
+    assert (report.loaded, report.rejected) == (2, 2)
+    assert [r[0] for r in rejects(ws)] == [7, 8]
+    assert report.first_reject.startswith("line 7")
+
+
+def test_jsonl_lines_after_an_unreadable_line(ws, tmp_path):
+    path = write(
+        tmp_path / "customers.jsonl",
+        b'{"customer_id": "c1"}\n{"customer_id": "c\xff"}\n{"customer_id": "c3", '
+        b'"created_at": "never"}\n',
+    )
+    report = ws.ingest([path]).files[0]
+    assert (report.loaded, report.rejected) == (1, 2)
+    assert [r[0] for r in rejects(ws)] == [2, 3]
+
+
+def test_jsonl_keys_are_case_insensitive_across_lines(ws, tmp_path):
+    path = write(
+        tmp_path / "customers.jsonl",
+        '{"customer_id": "c1", "Email": "a@x.com"}\n{"Customer_ID": "c2", "email": "b@x.com"}\n',
+    )
+    report = ws.ingest([path]).files[0]
+    assert report.loaded == 2
+    assert ws.engine.fetchall("SELECT customer_id, email FROM customers ORDER BY 1") == [
+        ("c1", "a@x.com"),
+        ("c2", "b@x.com"),
+    ]
+
+
+def test_surrounding_whitespace_of_every_kind_is_trimmed(ws, tmp_path):
+    path = write(
+        tmp_path / "customers.csv",
+        "customer_id,email,first_name\nc1\t,a@x.com,\t\nc2\u00a0, b@x.com ,\u00a0Zoë \n",
+    )
+    ws.ingest([path])
+    assert ws.engine.fetchall(
+        "SELECT customer_id, email, first_name FROM customers ORDER BY 1"
+    ) == [
+        ("c1", "a@x.com", None),
+        ("c2", "b@x.com", "Zoë"),
+    ]
+
+
+def test_file_names_are_never_glob_patterns(ws, tmp_path):
+    real = write(tmp_path / "customers[1].csv", "customer_id\nREAL\n")
+    write(tmp_path / "customers1.csv", "customer_id\nWRONG\n")
+    star = tmp_path / "customers_*.parquet"
+    duckdb.sql("SELECT 'P1' AS customer_id").write_parquet(str(star))
+    duckdb.sql("SELECT 'OTHER' AS customer_id").write_parquet(str(tmp_path / "customers_x.parquet"))
+    reports = ws.ingest([real, star], kind="customers").files
+    assert [r.rows for r in reports] == [1, 1]
+    assert sorted(r[0] for r in ws.engine.fetchall("SELECT customer_id FROM customers")) == [
+        "P1",
+        "REAL",
+    ]
+
+
+def test_empty_header_names_do_not_crash(ws, tmp_path):
+    path = write(
+        tmp_path / "orders.csv", "order_id,customer_id,ordered_at,amount,\no1,c,2024-01-01,-5,\n"
+    )
+    report = ws.ingest([path]).files[0]
+    assert report.rejected == 1 and Path(report.rejects_file).exists()
+
+
+def test_typed_parquet_values_follow_the_same_rules(ws, tmp_path):
+    path = tmp_path / "events.parquet"
+    duckdb.sql(
+        "SELECT 'e1' AS event_id, 'c' AS customer_id, TIMESTAMP '2024-01-01' AS occurred_at, "
+        "'view' AS touchpoint, [1, 2] AS properties "
+        "UNION ALL SELECT 'e2', 'c', TIMESTAMP '2024-01-01', 'view', NULL"
+    ).write_parquet(str(path))
+    report = ws.ingest([path]).files[0]
+    assert (report.loaded, report.rejected) == (1, 1)
+    orders = tmp_path / "orders.parquet"
+    duckdb.sql(
+        "SELECT 'o1' AS order_id, 'c' AS customer_id, DATE '2024-01-01' AS ordered_at, "
+        "2.5 AS amount, 2.7::DOUBLE AS items"
+    ).write_parquet(str(orders))
+    assert ws.ingest([orders]).files[0].rejected == 1
+
+
+def test_a_bad_header_in_a_later_file_loads_nothing(ws, tmp_path):
+    good = write(tmp_path / "customers.csv", "customer_id\nc1\n")
+    bad = write(tmp_path / "orders.csv", "order_id,customer_id,ordered_at\no1,c1,2024-01-01\n")
+    with pytest.raises(InputFileError, match="amount"):
+        ws.ingest([good, bad])
+    assert ws.count("customers") == 0
+
+
+def test_two_files_with_one_name_keep_their_own_rejects(ws, tmp_path):
+    a = write(tmp_path / "a" / "orders.csv", "order_id,customer_id,ordered_at,amount\no1,c,x,1\n")
+    b = write(tmp_path / "b" / "orders.csv", "order_id,customer_id,ordered_at,amount\no2,c,y,1\n")
+    first, second = ws.ingest([a, b]).files
+    assert first.rejects_file != second.rejects_file
+    assert (
+        "o1" in Path(first.rejects_file).read_text()
+        and "o2" in Path(second.rejects_file).read_text()
+    )
+
+
+def test_loading_bumps_the_data_version_per_file(ws, tmp_path):
+    before = ws.data_version
+    ws.ingest([write(tmp_path / "customers.csv", "customer_id\nc1\n")])
+    assert ws.data_version == before + 1
+    ws.ingest([write(tmp_path / "customers.csv", "customer_id\nc1\n")])  # nothing new
+    assert ws.data_version == before + 1

@@ -12,7 +12,7 @@ from cxloop.sql import ident
 
 PROVENANCE_COLUMNS = (
     ("_file", "VARCHAR"),
-    ("_line", "BIGINT"),
+    ("_row", "BIGINT"),  # data row number in the file (1 = first row after the header)
     ("_loaded_at", "TIMESTAMP"),
     ("_hash", "UBIGINT"),
 )

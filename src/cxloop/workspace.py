@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from filelock import FileLock, Timeout
 
 from cxloop.config import CONFIG_FILE, WorkspaceConfig, render_config
-from cxloop.contract.files import open_input
+from cxloop.contract.files import map_header, open_input
 from cxloop.contract.loader import FileReport, load_file
 from cxloop.contract.schema import CONTRACT_VERSION
 from cxloop.errors import WorkspaceBusyError, WorkspaceError
@@ -171,28 +171,27 @@ class Workspace:
         the last file name fails before anything loads.
         """
         inputs = [open_input(p, kind) for p in paths]
+        for input_file in inputs:
+            header = self.engine.peek_header(input_file)
+            if header is not None:  # refuse a bad header before anything loads
+                map_header(input_file, [h for h in header if not h.lower().startswith("_reject_")])
         batch_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
         reports: list[FileReport] = []
         for index, input_file in enumerate(inputs):
             if progress:
                 progress(str(input_file.path), index, len(inputs), None)
             report = load_file(
-                self.engine, input_file, batch_id=batch_id, rejects_dir=self.rejects_dir
+                self.engine,
+                input_file,
+                batch_id=batch_id,
+                rejects_dir=self.rejects_dir,
+                index=index,
+                defaults={"currency": self.config.locale.currency},
             )
             reports.append(report)
             if progress:
                 progress(str(input_file.path), index + 1, len(inputs), report)
-        if any(r.loaded or r.updated for r in reports):
-            self._touch_data_version()
         return IngestReport(files=reports, rejects_path=str(self.rejects_dir))
-
-    def _touch_data_version(self) -> None:
-        """A counter analyses use to know their cached results are stale."""
-        self.engine.execute(
-            "INSERT OR REPLACE INTO meta VALUES ('data_version', "
-            "CAST(coalesce((SELECT CAST(value AS BIGINT) FROM meta "
-            "WHERE key = 'data_version'), 0) + 1 AS VARCHAR))"
-        )
 
     @property
     def data_version(self) -> int:

@@ -49,15 +49,28 @@ class FileReport:
 
 
 def load_file(
-    engine: DuckDBEngine, input_file: InputFile, *, batch_id: str, rejects_dir: Path
+    engine: DuckDBEngine,
+    input_file: InputFile,
+    *,
+    batch_id: str,
+    rejects_dir: Path,
+    index: int = 0,
+    defaults: dict[str, str] | None = None,
 ) -> FileReport:
-    """Load one file; see the module docstring for the guarantees."""
+    """Load one file; see the module docstring for the guarantees.
+
+    `index` numbers the file within its batch (it names the rejects file, so two files with
+    the same name in one batch keep separate rejects); `defaults` fills columns the contract
+    defaults from the workspace (currency).
+    """
     started = datetime.now(UTC).replace(tzinfo=None)
     suffix = next(_names)
     stage_name = f"__stage_{suffix}"
     staged = engine.stage(input_file, stage_name)
     try:
-        return _load_staged(engine, input_file, staged, batch_id, rejects_dir, started, suffix)
+        return _load_staged(
+            engine, input_file, staged, batch_id, rejects_dir, started, suffix, index, defaults
+        )
     finally:
         for table in (stage_name, f"{stage_name}_skips", f"__valid_{suffix}", f"__good_{suffix}"):
             engine.execute(f"DROP TABLE IF EXISTS {table}")
@@ -71,6 +84,8 @@ def _load_staged(
     rejects_dir: Path,
     started: datetime,
     suffix: int,
+    index: int,
+    defaults: dict[str, str] | None,
 ) -> FileReport:
     kind = input_file.kind
     header = [h for h in staged.header if not h.lower().startswith(REJECT_PREFIX)]
@@ -86,7 +101,7 @@ def _load_staged(
         line_sql=staged.line_sql,
         json_ok_sql="__json_ok" if "__json_ok" in _relation_columns(engine, staged) else None,
     )
-    validator = RowValidator(kind, source)
+    validator = RowValidator(kind, source, defaults=defaults)
     valid, good = f"__valid_{suffix}", f"__good_{suffix}"
     engine.execute(
         f"CREATE OR REPLACE TEMP TABLE {valid} AS {validator.select_sql(staged.relation)}"
@@ -98,6 +113,8 @@ def _load_staged(
     rows_valid, rejected = engine.fetchone(
         f"SELECT count(*), count(*) FILTER (WHERE _reasons <> '') FROM {valid}"
     )
+    if rejected and staged.exact_lines_needed:
+        _fix_reject_lines(engine, input_file, staged, valid)
     # Keys repeated within the file: few, so kept in a small table; the last row wins.
     engine.execute(
         f"CREATE OR REPLACE TEMP TABLE {good} AS SELECT {key}, max(_row) AS _keep, "
@@ -136,8 +153,8 @@ def _load_staged(
             )
         anti = "" if target_empty else f" ANTI JOIN {target} t ON {join}"
         engine.execute(
-            f"INSERT INTO {target} ({col_list}, _file, _line, _loaded_at, _hash) "
-            f"SELECT {', '.join('g.' + c for c in cols)}, ?, g._line, ?, g._hash "
+            f"INSERT INTO {target} ({col_list}, _file, _row, _loaded_at, _hash) "
+            f"SELECT {', '.join('g.' + c for c in cols)}, ?, g._row, ?, g._hash "
             f"FROM {source_rows} g{anti}",
             [path_text, started],
         )
@@ -154,6 +171,13 @@ def _load_staged(
             rejected=rejected + unreadable,
             ignored_columns=ignored,
         )
+        if report.loaded or report.updated:
+            # Analyses cached on the data version see the change as soon as it commits.
+            engine.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('data_version', "
+                "CAST(coalesce((SELECT CAST(value AS BIGINT) FROM meta "
+                "WHERE key = 'data_version'), 0) + 1 AS VARCHAR))"
+            )
         engine.execute(
             "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -171,12 +195,29 @@ def _load_staged(
         )
     if report.rejected:
         rejects_file, first = _write_rejects_file(
-            engine, input_file, staged, header, valid, batch_id, rejects_dir
+            engine, input_file, header, batch_id, rejects_dir, index
         )
         report = FileReport(
             **{**asdict(report), "rejects_file": rejects_file, "first_reject": first}
         )
     return report
+
+
+def _fix_reject_lines(
+    engine: DuckDBEngine, input_file: InputFile, staged: StagedFile, valid: str
+) -> None:
+    """Give rejected CSV rows their exact physical line (blank lines and quoted values that
+    span lines make it differ from the row number)."""
+    from cxloop.engines.duckdb_engine import exact_csv_lines
+
+    rows = [r[0] for r in engine.fetchall(f"SELECT _row FROM {valid} WHERE _reasons <> ''")]
+    lines = exact_csv_lines(input_file, rows, [u[0] for u in staged.unreadable])
+    if not lines:
+        return
+    engine.execute("CREATE OR REPLACE TEMP TABLE __reject_lines (r BIGINT, line BIGINT)")
+    engine.con.executemany("INSERT INTO __reject_lines VALUES (?, ?)", list(lines.items()))
+    engine.execute(f"UPDATE {valid} SET _line = m.line FROM __reject_lines m WHERE _row = m.r")
+    engine.execute("DROP TABLE __reject_lines")
 
 
 def _relation_columns(engine: DuckDBEngine, staged: StagedFile) -> set[str]:
@@ -208,16 +249,15 @@ def _record_rejects(
 def _write_rejects_file(
     engine: DuckDBEngine,
     input_file: InputFile,
-    staged: StagedFile,
     header: list[str],
-    valid: str,
     batch_id: str,
     rejects_dir: Path,
+    index: int,
 ) -> tuple[str, str]:
     """A CSV with the rejected rows' original columns and why; fix it and load it again."""
     rejects_dir.mkdir(parents=True, exist_ok=True)
     stem = input_file.path.name.split(".")[0]
-    out = rejects_dir / f"{stem}.{batch_id}.rejected.csv"
+    out = rejects_dir / f"{stem}.{batch_id}-{index + 1}.rejected.csv"
     cols = ", ".join(
         f"CAST(json_extract_string(record, {_json_path(h)}) AS VARCHAR) AS {ident(h)}"
         for h in header

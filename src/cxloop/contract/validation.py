@@ -54,17 +54,27 @@ def _shown(text_sql: str) -> str:
 
 
 def _trimmed(expr: str) -> str:
-    """Text without surrounding whitespace, NULL when blank.
+    """Text without surrounding whitespace (spaces, tabs, line breaks, no-break spaces,
+    byte-order marks), NULL when blank.
 
-    Most values have no surrounding whitespace and TRIM is the costliest step of validation,
-    so it runs only on values that start or end with a blank or a control character.
+    Most values start and end with a visible ASCII character and skip the costly regular
+    expression entirely.
     """
     text = f"CAST({expr} AS VARCHAR)"
     return (
         f"CASE WHEN {text} = '' THEN NULL "
-        f"WHEN ascii({text}) > 32 AND ascii(right({text}, 1)) > 32 THEN {text} "
-        f"ELSE NULLIF(TRIM({text}), '') END"
+        f"WHEN ascii({text}) BETWEEN 33 AND 126 AND ascii(right({text}, 1)) BETWEEN 33 AND 126 "
+        f"THEN {text} "
+        f"ELSE NULLIF(regexp_replace({text}, '{_EDGE_SPACE}', '', 'g'), '') END"
     )
+
+
+_SPACE = r"[\s\x{00A0}\x{FEFF}\x{2000}-\x{200B}\x{3000}]"
+_EDGE_SPACE = f"^{_SPACE}+|{_SPACE}+$"
+_INTEGER = r"[+-]?[0-9]+"
+# Exact amounts: digits, optionally a '.' and at most 4 decimals (DECIMAL(18, 4)).
+_AMOUNT = r"[+-]?([0-9]{1,14}([.][0-9]{0,4})?|[.][0-9]{1,4})"
+_CURRENCY = r"[A-Za-z]{3}"
 
 
 def _reason(column: str, condition: str, message_sql: str) -> str:
@@ -74,9 +84,13 @@ def _reason(column: str, condition: str, message_sql: str) -> str:
 class RowValidator:
     """Builds the validating projection for one kind over one staged file."""
 
-    def __init__(self, kind: Kind, source: SourceColumns) -> None:
+    def __init__(
+        self, kind: Kind, source: SourceColumns, *, defaults: dict[str, str] | None = None
+    ) -> None:
         self.kind = kind
         self.source = source
+        # Workspace defaults for columns the contract defaults from configuration.
+        self.defaults = defaults or {}
 
     def _text(self, column: Column) -> str:
         """The raw value as trimmed text (a level-1 column), NULL when absent or blank."""
@@ -135,17 +149,46 @@ class RowValidator:
                     )
             case ColumnType.JSON:
                 if native and not raw_type.upper().startswith("JSON"):
-                    value = f"TRY_CAST({raw} AS JSON)"
+                    # A typed struct or map is an object; a list or a number is not.
+                    value = (
+                        f"CASE WHEN json_type(TRY_CAST({raw} AS JSON)) = 'OBJECT' "
+                        f"THEN TRY_CAST({raw} AS JSON) END"
+                    )
                 else:
                     # Trimmed valid JSON starting with '{' is an object: one parse per value.
                     value = f"CASE WHEN left({text}, 1) = '{{' THEN TRY_CAST({text} AS JSON) END"
             case ColumnType.NUMBER:
                 value = f"TRY_CAST({raw if native else text} AS DOUBLE)"
                 value = f"CASE WHEN isfinite({value}) THEN {value} END"
+            case ColumnType.INTEGER if native:
+                # A typed 2.7 must not become 3: only whole values convert.
+                value = (
+                    f"CASE WHEN TRY_CAST({raw} AS DOUBLE) = round(TRY_CAST({raw} AS DOUBLE)) "
+                    f"THEN TRY_CAST({raw} AS BIGINT) END"
+                )
+            case ColumnType.INTEGER:
+                value = (
+                    f"CASE WHEN regexp_full_match({text}, '{_INTEGER}') "
+                    f"THEN TRY_CAST({text} AS BIGINT) END"
+                )
+            case ColumnType.DECIMAL if native:
+                value = (
+                    f"CASE WHEN TRY_CAST({raw} AS DOUBLE) = round(TRY_CAST({raw} AS DOUBLE), 4) "
+                    f"THEN TRY_CAST({raw} AS {target}) END"
+                )
+            case ColumnType.DECIMAL:
+                # Money is exact: more than 4 decimals is refused, never rounded.
+                value = (
+                    f"CASE WHEN regexp_full_match({text}, '{_AMOUNT}') "
+                    f"THEN TRY_CAST({text} AS {target}) END"
+                )
             case _:
                 value = f"TRY_CAST({raw if native else text} AS {target})"
-        if column.default is not None:
-            value = f"coalesce({value}, CAST({literal(column.default)} AS {target}))"
+        if column.name == "currency":
+            value = f"CASE WHEN regexp_full_match({text}, '{_CURRENCY}') THEN {value} END"
+        default = self.defaults.get(column.name, column.default)
+        if default is not None:
+            value = f"coalesce({value}, CAST({literal(default)} AS {target}))"
         return value
 
     def reasons(self) -> list[str]:
@@ -164,7 +207,7 @@ class RowValidator:
                 ColumnType.DATE: "is not an ISO 8601 date",
                 ColumnType.BOOL: "is not a boolean (true/false, 1/0, yes/no)",
                 ColumnType.INTEGER: "is not a whole number",
-                ColumnType.DECIMAL: "is not a number with '.' as decimal separator",
+                ColumnType.DECIMAL: "is not an amount: digits, '.' and at most 4 decimals",
                 ColumnType.NUMBER: "is not a number with '.' as decimal separator",
                 ColumnType.JSON: "is not a JSON object",
             }.get(column.type)
@@ -172,6 +215,14 @@ class RowValidator:
                 bad = f"{present} IS NOT NULL AND {value} IS NULL"
                 out.append(
                     _reason(column.name, bad, f"{_shown(text)} || {literal(' ' + type_msg)}")
+                )
+            if column.name == "currency":
+                out.append(
+                    _reason(
+                        column.name,
+                        f"{present} IS NOT NULL AND NOT regexp_full_match({text}, '{_CURRENCY}')",
+                        f"{_shown(text)} || ' is not an ISO 4217 currency code'",
+                    )
                 )
             if column.choices:
                 choices = ", ".join(column.choices)

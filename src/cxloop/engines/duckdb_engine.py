@@ -55,6 +55,8 @@ class StagedFile:
     # SQL over the staged row aliased `s`: the original record as JSON, and its raw text.
     record_sql: str = "to_json(s)"
     raw_sql: str = "NULL"
+    # CSV: line_sql is a guess; rejects get exact physical lines from `exact_lines`.
+    exact_lines_needed: bool = False
 
 
 class DuckDBEngine:
@@ -77,6 +79,8 @@ class DuckDBEngine:
             self.con.execute(f"SET memory_limit = '{_memory_limit(settings.memory_limit)}'")
         self.con.execute(f"SET TimeZone = '{_timezone(timezone)}'")
         self.timezone = timezone
+        # Symlinks made for files whose names the readers would take as glob patterns.
+        self._links: list[Path] = []
 
     # -- basics ---------------------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
@@ -119,21 +123,38 @@ class DuckDBEngine:
         rel = self.con.sql(sql, params=params) if params else self.con.sql(sql)
         rel.write_csv(str(path), header=True)
 
-    def close(self) -> None:
-        self.con.close()
-
     # -- reading contract files -------------------------------------------------------------
     def stage(self, input_file: InputFile, name: str) -> StagedFile:
         """Read a file into a temporary table (CSV, JSON Lines) or address it in place
         (Parquet), without type conversion: validation happens afterwards, in SQL."""
+        readable = _glob_safe(input_file, self._links)
         try:
             if input_file.format is FileFormat.CSV:
-                return self._stage_csv(input_file, name)
+                return self._stage_csv(input_file, readable, name)
             if input_file.format is FileFormat.JSONL:
-                return self._stage_jsonl(input_file, name)
-            return self._stage_parquet(input_file)
+                return self._stage_jsonl(input_file, readable, name)
+            return self._stage_parquet(input_file, readable)
         except duckdb.Error as exc:
             raise InputFileError(f"{input_file.path}: cannot read: {_first_line(exc)}") from exc
+
+    def peek_header(self, input_file: InputFile) -> list[str] | None:
+        """The column names of a CSV or Parquet file without reading its rows (None for JSON
+        Lines, whose keys are only known after a scan)."""
+        if input_file.format is FileFormat.CSV:
+            return self._read_first_line_header(input_file)
+        if input_file.format is FileFormat.PARQUET:
+            readable = _glob_safe(input_file, self._links)
+            try:
+                return [
+                    r[0]
+                    for r in self.fetchall(
+                        "SELECT column_name FROM (DESCRIBE SELECT * FROM read_parquet(?))",
+                        [str(readable)],
+                    )
+                ]
+            except duckdb.Error as exc:
+                raise InputFileError(f"{input_file.path}: cannot read: {_first_line(exc)}") from exc
+        return None
 
     def _csv_args(self, input_file: InputFile) -> str:
         compression = "gzip" if input_file.gzipped else "none"
@@ -142,7 +163,7 @@ class DuckDBEngine:
             f"compression = '{compression}', auto_detect = false"
         )
 
-    def _stage_csv(self, input_file: InputFile, name: str) -> StagedFile:
+    def _stage_csv(self, input_file: InputFile, readable: Path, name: str) -> StagedFile:
         header = self._read_first_line_header(input_file)
         # Positional names: a header may repeat a name or use one the engine reserves (rowid).
         columns_arg = "{" + ", ".join(f"'__c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
@@ -152,50 +173,46 @@ class DuckDBEngine:
             f"{self._csv_args(input_file)}, columns = {columns_arg}, store_rejects = true, "
             f"rejects_table = '{errors_table}', rejects_scan = '{scans_table}', "
             "null_padding = false, max_line_size = 10000000)",
-            [str(input_file.path)],
+            [str(readable)],
         )
-        unreadable = self._unreadable_lines(errors_table)
+        unreadable = self._unreadable_lines(errors_table, input_file)
         self.execute(f"DROP TABLE IF EXISTS {errors_table}")
         self.execute(f"DROP TABLE IF EXISTS {scans_table}")
         cols = {h: f"__c{i}" for i, h in enumerate(header)}
         record_sql = (
             "json_object(" + ", ".join(f"'{_sq(h)}', s.__c{i}" for i, h in enumerate(header)) + ")"
         )
-        if unreadable:
-            # Data row k (0-based, in file order) sits below the header and below every
-            # unreadable line that precedes it; map rows to lines through that list.
-            skips = f"{name}_skips"
-            self.execute(f"CREATE OR REPLACE TEMP TABLE {skips} (good_before BIGINT, n BIGINT)")
-            self.con.executemany(
-                f"INSERT INTO {skips} VALUES (?, ?)",
-                [(line - 2 - i, i + 1) for i, (line, _, _) in enumerate(unreadable)],
-            )
-            line_sql = (
-                f"(rowid + 2 + coalesce((SELECT max(n) FROM {skips} s "
-                f"WHERE s.good_before <= {name}.rowid), 0))"
-            )
-        else:
-            line_sql = "(rowid + 2)"
         return StagedFile(
             relation=name,
             header=header,
             columns=cols,
             column_types={h: "VARCHAR" for h in header},
             row_sql="(rowid + 1)",
-            line_sql=line_sql,
+            # A first guess (exact without blank lines or values spanning lines); the loader
+            # replaces it with the exact physical line for every rejected row.
+            line_sql="(rowid + 2)",
             unreadable=unreadable,
             record_sql=record_sql,
+            exact_lines_needed=True,
         )
 
-    def _unreadable_lines(self, errors_table: str) -> list[tuple[int, str, str]]:
-        """One entry per line the reader refused (it may report several errors per line)."""
+    def _unreadable_lines(
+        self, errors_table: str, input_file: InputFile
+    ) -> list[tuple[int, str, str]]:
+        """One entry per line the reader refused (it may report several errors per line),
+        with the physical line number computed from the error's byte position."""
         rows = self.fetchall(
-            f"SELECT line, error_type, error_message, csv_line FROM {errors_table} "
-            "ORDER BY line, CASE WHEN error_type ILIKE '%ENCODING%' THEN 0 ELSE 1 END"
+            f"SELECT line_byte_position, error_type, error_message, csv_line FROM {errors_table} "
+            "ORDER BY line_byte_position, "
+            "CASE WHEN error_type ILIKE '%ENCODING%' THEN 0 ELSE 1 END"
         )
+        if not rows:
+            return []
+        lines = _lines_at_offsets(input_file, sorted({int(r[0]) for r in rows}))
         seen: dict[int, tuple[int, str, str]] = {}
-        for line, kind, msg, raw in rows:
-            seen.setdefault(int(line), (int(line), _reader_reason(kind, msg), raw or ""))
+        for offset, kind, msg, raw in rows:
+            line = lines[int(offset)]
+            seen.setdefault(line, (line, _reader_reason(kind, msg), raw or ""))
         return list(seen.values())
 
     def _read_first_line_header(self, input_file: InputFile) -> list[str]:
@@ -217,10 +234,11 @@ class DuckDBEngine:
             ) from exc
         if not text.strip():
             raise InputFileError(f"{input_file.path}: line 1 is empty (expected a header row)")
-        header = next(csv.reader(io.StringIO(text)))
-        return [h.strip() for h in header]
+        header = [h.strip() for h in next(csv.reader(io.StringIO(text)))]
+        # A trailing comma makes an empty name; give it one so it can be kept and shown.
+        return [h or f"column_{i + 1}" for i, h in enumerate(header)]
 
-    def _stage_jsonl(self, input_file: InputFile, name: str) -> StagedFile:
+    def _stage_jsonl(self, input_file: InputFile, readable: Path, name: str) -> StagedFile:
         compression = "gzip" if input_file.gzipped else "none"
         errors_table, scans_table = f"{name}_errors", f"{name}_scans"
         self.execute(
@@ -229,18 +247,28 @@ class DuckDBEngine:
             f"quote = '', escape = '', compression = '{compression}', auto_detect = false, "
             f"store_rejects = true, rejects_table = '{errors_table}', "
             f"rejects_scan = '{scans_table}', max_line_size = 10000000)",
-            [str(input_file.path)],
+            [str(readable)],
         )
-        unreadable = self._unreadable_lines(errors_table)
+        unreadable = self._unreadable_lines(errors_table, input_file)
         self.execute(f"DROP TABLE IF EXISTS {errors_table}")
         self.execute(f"DROP TABLE IF EXISTS {scans_table}")
+        # Row k of the lines read sits on physical line k + 1, shifted by every refused line
+        # before it (blank lines are kept as empty rows, so they do not shift anything).
+        skips = f"{name}_skips"
+        self.execute(f"CREATE OR REPLACE TEMP TABLE {skips} (good_before BIGINT, n BIGINT)")
+        if unreadable:
+            self.con.executemany(
+                f"INSERT INTO {skips} VALUES (?, ?)",
+                [(line - 1 - i, i + 1) for i, (line, _, _) in enumerate(unreadable)],
+            )
         # Blank lines are allowed (and skipped); lines that are not a JSON object are rejected
         # by validation through the `__json_ok` column.
         self.execute(
-            f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT rowid + 1 AS __line, line, "
-            f"coalesce(CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' END, false) "
-            "AS __json_ok "
-            f"FROM {name}_lines WHERE line IS NOT NULL AND trim(line) <> ''"
+            f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT rowid + 1 + coalesce("
+            f"(SELECT max(n) FROM {skips} k WHERE k.good_before <= l.rowid), 0) AS __line, "
+            f"line, coalesce(CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' END, "
+            f"false) AS __json_ok FROM {name}_lines l "
+            f"WHERE line IS NOT NULL AND trim(line) <> ''"
         )
         self.execute(f"DROP TABLE {name}_lines")
         keys = [
@@ -249,27 +277,24 @@ class DuckDBEngine:
                 f"SELECT DISTINCT unnest(json_keys(line)) AS k FROM {name} WHERE __json_ok "
                 "ORDER BY k"
             )
+            if r[0] and r[0].strip()
         ]
+        # Keys are case-insensitive: "event_id" on one line and "Event_ID" on another are the
+        # same column, read from whichever the line has.
+        variants: dict[str, list[str]] = {}
+        for k in keys:
+            variants.setdefault(k.strip().lower(), []).append(k)
         cols = {
-            k: (
-                f"CASE WHEN NOT __json_ok THEN NULL ELSE CASE json_type(line, '$.\"{_jq(k)}\"') "
-                f"WHEN 'OBJECT' THEN json_extract(line, '$.\"{_jq(k)}\"')::VARCHAR "
-                f"WHEN 'ARRAY' THEN json_extract(line, '$.\"{_jq(k)}\"')::VARCHAR "
-                f"ELSE json_extract_string(line, '$.\"{_jq(k)}\"') END END"
-            )
-            for k in keys
+            group[0]: "coalesce(" + ", ".join(_json_value(k) for k in group) + ")"
+            if len(group) > 1
+            else _json_value(group[0])
+            for group in variants.values()
         }
-        if unreadable:
-            # The reader keeps line numbers for JSON Lines (no header, no quoting), so rowid
-            # shifts only by the lines it could not read.
-            skips = f"{name}_skips"
-            self.execute(f"CREATE OR REPLACE TEMP TABLE {skips} (line BIGINT)")
-            self.con.executemany(f"INSERT INTO {skips} VALUES (?)", [(u[0],) for u in unreadable])
         return StagedFile(
             relation=name,
-            header=keys,
+            header=list(cols),
             columns=cols,
-            column_types={k: "VARCHAR" for k in keys},
+            column_types={k: "VARCHAR" for k in cols},
             row_sql="__line",
             line_sql="__line",
             unreadable=unreadable,
@@ -277,15 +302,20 @@ class DuckDBEngine:
             raw_sql="s.line",
         )
 
-    def _stage_parquet(self, input_file: InputFile) -> StagedFile:
-        relation = f"read_parquet('{_sq(str(input_file.path))}', file_row_number = true)"
+    def _stage_parquet(self, input_file: InputFile, readable: Path) -> StagedFile:
         types = {
             n: t
             for n, t in self.fetchall(
                 "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?))",
-                [str(input_file.path)],
+                [str(readable)],
             )
         }
+        if "file_row_number" in {n.lower() for n in types}:
+            raise InputFileError(
+                f"{input_file.path}: has a column named file_row_number, a name the Parquet "
+                "reader reserves; rename it"
+            )
+        relation = f"read_parquet('{_sq(str(readable))}', file_row_number = true)"
         return StagedFile(
             relation=relation,
             header=list(types),
@@ -296,6 +326,107 @@ class DuckDBEngine:
             unreadable=[],
             is_temporary=False,
         )
+
+    def close(self) -> None:
+        for link in self._links:
+            link.unlink(missing_ok=True)
+        self._links.clear()
+        self.con.close()
+
+
+def _json_value(key: str) -> str:
+    """SQL: the value of `key` in a JSON Lines row as text (objects and arrays as JSON)."""
+    path = f"'$.\"{_jq(key)}\"'"
+    return (
+        f"CASE WHEN NOT __json_ok THEN NULL ELSE CASE json_type(line, {path}) "
+        f"WHEN 'OBJECT' THEN json_extract(line, {path})::VARCHAR "
+        f"WHEN 'ARRAY' THEN json_extract(line, {path})::VARCHAR "
+        f"ELSE json_extract_string(line, {path}) END END"
+    )
+
+
+_GLOB_CHARS = set("*?[]{}")
+
+
+def _glob_safe(input_file: InputFile, links: list[Path]) -> Path:
+    """A path the readers take literally.
+
+    DuckDB's readers expand `*`, `?` and `[...]` in file names; a file literally named
+    `customers[1].csv` would read `customers1.csv` instead. Such a file is read through a
+    symlink with a plain name.
+    """
+    path = input_file.path
+    if not (_GLOB_CHARS & set(str(path))):
+        return path
+    import tempfile
+
+    suffix = "".join(path.suffixes[-2:]) if input_file.gzipped else path.suffix
+    folder = Path(tempfile.mkdtemp(prefix="cxloop-"))
+    link = folder / f"input{suffix.lower()}"
+    link.symlink_to(path.resolve())
+    links.append(link)
+    return link
+
+
+def _open_bytes(input_file: InputFile) -> Any:
+    import gzip
+
+    return gzip.open(input_file.path, "rb") if input_file.gzipped else open(input_file.path, "rb")
+
+
+def _lines_at_offsets(input_file: InputFile, offsets: list[int]) -> dict[int, int]:
+    """Physical line number (1-based) of each byte offset, counting newlines in one pass."""
+    result: dict[int, int] = {}
+    position, newlines = 0, 0
+    pending = sorted(offsets)
+    with _open_bytes(input_file) as fh:
+        while pending:
+            chunk = fh.read(1 << 20)
+            if not chunk:
+                break
+            end = position + len(chunk)
+            while pending and pending[0] <= end:
+                target = pending.pop(0)
+                result[target] = newlines + chunk.count(b"\n", 0, target - position) + 1
+            newlines += chunk.count(b"\n")
+            position = end
+    for target in pending:
+        result[target] = newlines + 1
+    return result
+
+
+def exact_csv_lines(
+    input_file: InputFile, rows: list[int], unreadable_lines: list[int]
+) -> dict[int, int]:
+    """Physical start line of the data rows numbered `rows` (1-based, as the reader counted
+    them: blank lines and refused lines do not count; a quoted value may span lines).
+
+    It reads the file once with Python's RFC 4180 parser, only as far as the last row asked
+    for, and only when there is something to report, so clean loads never pay for it.
+    """
+    import csv
+    import io
+
+    wanted = set(rows)
+    last = max(rows) if rows else 0
+    refused = set(unreadable_lines)
+    result: dict[int, int] = {}
+    with _open_bytes(input_file) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
+        reader = csv.reader(text)
+        previous_end = 0
+        row_number = 0
+        for index, record in enumerate(reader):
+            start = previous_end + 1
+            previous_end = reader.line_num
+            if index == 0 or not record or start in refused:
+                continue  # the header, a blank line, or a line the engine refused
+            row_number += 1
+            if row_number in wanted:
+                result[row_number] = start
+            if row_number >= last:
+                break
+    return result
 
 
 def _sq(text: str) -> str:
