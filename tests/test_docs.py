@@ -69,3 +69,11 @@ def test_profile_figures_are_defined_in_metrics():
         "rejected",
     ):
         assert name in text, name
+
+
+def test_every_scorecard_metric_is_defined():
+    from cxloop.analytics.scorecard.metrics import METRICS
+
+    text = read("metrics.md")
+    for metric in METRICS:
+        assert f"`{metric.name}`" in text, metric.name

@@ -65,7 +65,7 @@ class IdentitySettings:
 class IngestSettings:
     """Loading behaviour."""
 
-    # Rows per file at which the CLI shows a progress bar.
+    # Total bytes of input at which the CLI shows a progress bar.
     progress_min_bytes: int = 20_000_000
 
 
