@@ -110,3 +110,28 @@ def test_demo_never_touches_a_folder_it_did_not_make(tmp_path):
     result = run_cli("demo", "--people", "200", "--out", str(mine))
     assert result.returncode != 0 and "not made by `cxloop demo`" in result.stderr
     assert (mine / "workspace" / "cxloop.toml").exists()
+
+
+def test_overall_nps_equals_the_truth_computed_from_the_files(loaded):
+    """The scorecard's NPS over all answers equals a direct count over the generator's file,
+    leaving out the rows the generator made invalid on purpose (truth/rejects.csv)."""
+    from cxloop.analytics.scorecard import build_scorecard
+
+    data, ws, _, _ = loaded
+    counts = duckdb.execute(
+        """
+        WITH bad AS (SELECT "row" FROM read_csv(?) WHERE kind = 'feedback'),
+        rows AS (SELECT row_number() OVER () AS "row", * FROM read_csv(?, all_varchar = true))
+        SELECT count(*) FILTER (WHERE CAST(score AS DOUBLE) >= 9),
+               count(*) FILTER (WHERE CAST(score AS DOUBLE) < 7),
+               count(*)
+        FROM rows WHERE metric = 'nps' AND "row" NOT IN (SELECT "row" FROM bad)
+        """,
+        [str(data.truth_dir / "rejects.csv"), str(data.files["feedback"])],
+    ).fetchone()
+    promoters, detractors, n = counts
+    doc = build_scorecard(ws)
+    nps = doc["metrics"]["nps"]
+    assert nps["n"] == n
+    assert (nps["promoters"], nps["detractors"]) == (promoters, detractors)
+    assert nps["value"] == pytest.approx(100 * (promoters - detractors) / n)
