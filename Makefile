@@ -44,7 +44,9 @@ format: setup
 	$(BIN)/ruff check --fix src tests benchmarks
 
 bench: setup
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/scorecard.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache

@@ -73,6 +73,9 @@ class DuckDBEngine:
                     f"{database}: the workspace is in use by another process; try again"
                 ) from exc
             raise
+        # DuckDB draws its own progress bar on stdout for long queries: it would corrupt
+        # `--json` documents. cxloop shows progress itself, on stderr.
+        self.con.execute("SET enable_progress_bar = false")
         if settings.threads:
             self.con.execute(f"SET threads = {int(settings.threads)}")
         if settings.memory_limit:

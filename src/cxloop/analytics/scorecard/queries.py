@@ -236,7 +236,7 @@ def events_sql(scope: Scope, *, support_touchpoints: list[str], gap_minutes: int
     dim = _dim(scope, EVENT_DIMS)
     support = ", ".join("'" + t.replace("'", "''") + "'" for t in support_touchpoints) or "''"
     base = (
-        f"SELECT l.profile_id, e.occurred_at, e.duration_s, "
+        f"SELECT l.profile_id, e.occurred_at, e.duration_s, e.event_id AS rowid_key, "
         f"e.touchpoint IN ({support}) AS is_support, "
         f"{scope.period.trunc_sql('e.occurred_at')} AS period, "
         f"CAST({dim or 'NULL'} AS VARCHAR) AS grp "
@@ -244,48 +244,67 @@ def events_sql(scope: Scope, *, support_touchpoints: list[str], gap_minutes: int
         f"LEFT JOIN touchpoints tp ON tp.touchpoint = e.touchpoint "
         f"WHERE {scope.window('e.occurred_at')}"
     )
+    # One sort of the events (per profile, by time) numbers them and flags journey starts;
+    # a journey's steps are the distance to the next start, found among starts only.
+    ordered = (
+        "ordered AS (SELECT profile_id, period, grp, "
+        "row_number() OVER w AS rn, "
+        "CASE WHEN lag(occurred_at) OVER w IS NULL OR occurred_at > lag(occurred_at) OVER w "
+        f"+ INTERVAL {int(gap_minutes)} MINUTE THEN 1 ELSE 0 END AS is_start "
+        "FROM base WHERE profile_id IS NOT NULL "
+        "WINDOW w AS (PARTITION BY profile_id ORDER BY occurred_at, rowid_key))"
+    )
     journeys = (
-        "journeys AS (SELECT profile_id, journey, min(period) AS period, any_value(grp) AS grp, "
-        "count(*) AS steps FROM (SELECT profile_id, period, grp, sum(new_journey) OVER "
-        "(PARTITION BY profile_id ORDER BY occurred_at ROWS UNBOUNDED PRECEDING) AS journey "
-        "FROM (SELECT profile_id, period, grp, occurred_at, CASE WHEN lag(occurred_at) OVER "
-        "(PARTITION BY profile_id ORDER BY occurred_at) IS NULL OR occurred_at > "
-        "lag(occurred_at) OVER (PARTITION BY profile_id ORDER BY occurred_at) + "
-        f"INTERVAL {int(gap_minutes)} MINUTE THEN 1 ELSE 0 END AS new_journey FROM base "
-        "WHERE profile_id IS NOT NULL)) GROUP BY profile_id, journey)"
+        "journeys AS (SELECT period, grp, coalesce(lead(rn) OVER (PARTITION BY profile_id "
+        "ORDER BY rn), n_events + 1) - rn AS steps FROM (SELECT o.*, c.n_events FROM ordered o "
+        "JOIN (SELECT profile_id, count(*) AS n_events FROM base WHERE profile_id IS NOT NULL "
+        "GROUP BY profile_id) c USING (profile_id) WHERE o.is_start = 1))"
     )
     active = (
         "active AS (SELECT profile_id, period, grp, max(CASE WHEN is_support THEN 1 ELSE 0 END) "
         "AS needed_support FROM base WHERE profile_id IS NOT NULL GROUP BY profile_id, period, grp)"
     )
-    levels = [("all", "", "CAST(NULL AS DATE)", "CAST(NULL AS VARCHAR)")]
-    levels.append(("period", "period", "period", "CAST(NULL AS VARCHAR)"))
-    if dim is not None:
-        levels.append(("group", "grp", "CAST(NULL AS DATE)", "grp"))
-    parts = []
-    for level, key, period, grp in levels:
-        group_by = f"GROUP BY {key}" if key else ""
-        # Active profiles at the whole-window level count each profile once.
-        active_rel = (
-            "(SELECT profile_id, max(needed_support) AS needed_support FROM active "
-            "GROUP BY profile_id)"
-            if not key
-            else f"(SELECT profile_id, {key}, max(needed_support) AS needed_support "
-            f"FROM active GROUP BY profile_id, {key})"
+    sets = "GROUPING SETS ((), (period)" + (", (grp))" if dim is not None else ")")
+    level = (
+        "CASE GROUPING(period, grp) WHEN 3 THEN 'all' WHEN 1 THEN 'period' ELSE 'group' END"
+        if dim is not None
+        else "CASE GROUPING(period) WHEN 1 THEN 'all' ELSE 'period' END"
+    )
+    grp_col = "grp" if dim is not None else "CAST(NULL AS VARCHAR)"
+    # Active profiles at the whole-window level count each profile once (not once per period).
+    per_profile = (
+        "profiles AS (SELECT profile_id, max(needed_support) AS needed_support FROM active "
+        "GROUP BY profile_id)"
+    )
+    per_group = (
+        "profile_groups AS (SELECT profile_id, grp, max(needed_support) AS needed_support "
+        "FROM active GROUP BY profile_id, grp)"
+    )
+    parts = [
+        f"d AS (SELECT {level} AS lvl, period, {grp_col} AS grp, count(*) AS events, "
+        f"median(duration_s) AS duration_median FROM base GROUP BY {sets})",
+        f"j AS (SELECT {level} AS lvl, period, {grp_col} AS grp, count(*) AS journeys, "
+        f"avg(steps) AS steps_mean, var_samp(steps) AS steps_var FROM journeys GROUP BY {sets})",
+        "a AS (SELECT 'all' AS lvl, CAST(NULL AS DATE) AS period, CAST(NULL AS VARCHAR) AS grp, "
+        "count(*) AS active, sum(needed_support) AS supported FROM profiles "
+        "UNION ALL SELECT 'period', period, CAST(NULL AS VARCHAR), count(*), "
+        "sum(needed_support) FROM active GROUP BY period"
+        + (
+            " UNION ALL SELECT 'group', CAST(NULL AS DATE), grp, count(*), sum(needed_support) "
+            "FROM profile_groups GROUP BY grp"
+            if dim is not None
+            else ""
         )
-        parts.append(
-            f"SELECT '{level}' AS lvl, {period} AS period, {grp} AS grp, d.events, "
-            f"d.duration_median, j.journeys, j.steps_mean, j.steps_var, a.active, a.supported "
-            f"FROM (SELECT {key + ',' if key else ''} count(*) AS events, "
-            f"median(duration_s) AS duration_median FROM base {group_by}) d "
-            f"{'JOIN' if key else 'CROSS JOIN'} (SELECT {key + ',' if key else ''} "
-            f"count(*) AS journeys, avg(steps) AS steps_mean, var_samp(steps) AS steps_var "
-            f"FROM journeys {group_by}) j {'USING (' + key + ')' if key else ''} "
-            f"{'LEFT JOIN' if key else 'CROSS JOIN'} (SELECT {key + ',' if key else ''} "
-            f"count(*) AS active, sum(needed_support) AS supported FROM {active_rel} "
-            f"{group_by}) a {'USING (' + key + ')' if key else ''}"
-        )
-    return f"WITH base AS ({base}), {journeys}, {active}\n" + "\nUNION ALL\n".join(parts)
+        + ")",
+    ]
+    ctes = [f"base AS ({base})", ordered, journeys, active, per_profile, per_group, *parts]
+    return (
+        "WITH " + ", ".join(ctes) + " SELECT d.lvl, d.period, d.grp, d.events, "
+        "d.duration_median, j.journeys, j.steps_mean, j.steps_var, a.active, a.supported "
+        "FROM d LEFT JOIN j ON j.lvl = d.lvl AND j.period IS NOT DISTINCT FROM d.period "
+        "AND j.grp IS NOT DISTINCT FROM d.grp LEFT JOIN a ON a.lvl = d.lvl "
+        "AND a.period IS NOT DISTINCT FROM d.period AND a.grp IS NOT DISTINCT FROM d.grp"
+    )
 
 
 def mentions_sql(scope: Scope) -> str:
