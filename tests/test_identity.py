@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cxloop
+from cxloop.errors import CxloopError
+from cxloop.identity import components
 from tests.conftest import write
 
 HEADER = "customer_id,source,email,phone,country\n"
@@ -49,11 +52,21 @@ def test_phone_formats_match_in_e164(ws, tmp_path):
         "1,crm,,(415) 555-0134,US\n2,store,,415.555.0134,\n3,shop,,+1 415 555 0134,\n"
         "4,app,,14155550134,\n5,crm,,07700 900123,GB\n6,shop,,+44 7700 900123,\n"
         "7,shop,,0044 7700 900123,\n8,shop,,555-0134,\n9,crm,,555-0134,CA\n"
-        "10,crm,,030 1234567,DE\n11,shop,,+49 30 1234567,\n",
+        "10,crm,,030 1234567,DE\n11,shop,,+49 30 1234567,\n"
+        # A (0) trunk after the country code; a country code written without + or 00; an
+        # Italian mobile that merely starts with 39 is still a local number.
+        "12,shop,,+44 (0)7700 900123,\n13,crm,,4915123456789,DE\n14,shop,,+49 1512 3456789,\n"
+        "15,crm,,392 123 4567,IT\n16,shop,,+39 392 1234567,\n",
     )
+    phones = dict(ws.engine.fetchall("SELECT customer_id, phone FROM profile_records"))
+    assert phones["1"] == phones["4"] == "14155550134"
+    assert phones["12"] == "447700900123" and phones["13"] == "4915123456789"
+    assert phones["15"] == "393921234567"
     assert partition(ws) == {
         frozenset({"crm:1", "store:2", "shop:3", "app:4"}),
-        frozenset({"crm:5", "shop:6", "shop:7"}),
+        frozenset({"crm:5", "shop:6", "shop:7", "shop:12"}),
+        frozenset({"crm:13", "shop:14"}),
+        frozenset({"crm:15", "shop:16"}),
         frozenset({"shop:8"}),  # too short to be a full number: never matched
         frozenset({"crm:9"}),  # a local number without area code identifies no one
         frozenset({"crm:10", "shop:11"}),
@@ -97,6 +110,9 @@ def test_over_shared_identifier_is_ignored(tmp_path):
     summary = load(ws, tmp_path, rows)
     assert len(partition(ws)) == 5
     assert summary.skipped_identifiers == 1
+    assert ws.engine.fetchall("SELECT rule, shared_by, reason FROM identity_skipped") == [
+        ("email", 4, "placeholder email shared by 4 records")
+    ]
     ws.close()
 
 
@@ -117,6 +133,104 @@ def test_anonymous_activity_follows_identification(ws, tmp_path):
     assert summary.by_rule["anonymous_id"] == 1
     owner = ws.engine.scalar("SELECT profile_id FROM profile_records WHERE customer_id = 'w1'")
     assert links["e1"] == owner
+
+
+EVENTS_HEADER = "event_id,customer_id,source,anonymous_id,occurred_at,touchpoint\n"
+
+
+def test_shared_anonymous_id_never_merges_known_people(ws, tmp_path):
+    customers = "".join(f"c{i},crm,c{i}@x.com,,\n" for i in range(50)) + (
+        "x,crm,same@x.com,,\ny,shop,same@x.com,,\n"
+    )
+    events = EVENTS_HEADER + "".join(  # a broken tracker: every visitor is 'undefined'
+        f"u{i},c{i},crm,undefined,2024-01-01,login\n" for i in range(50)
+    )
+    events += (
+        "u50,,,undefined,2024-01-01,product_view\n"
+        "k1,,,cookie1,2024-01-01,product_view\nk2,c0,crm,cookie1,2024-01-02,login\n"
+        # seen with two records that are one person already: stitched, not ambiguous
+        "k3,x,crm,cookie2,2024-01-01,login\nk4,y,shop,cookie2,2024-01-02,login\n"
+    )
+    summary = load(ws, tmp_path, customers, events)
+    assert partition(ws) == {frozenset({f"crm:c{i}"}) for i in range(50)} | {
+        frozenset({"crm:x", "shop:y"})
+    }
+    assert summary.profiles == 52 and summary.anonymous_profiles == 1
+    assert summary.by_rule["anonymous_id"] == 2 and summary.skipped_identifiers == 1
+    assert ws.engine.fetchall("SELECT rule, shared_by, reason FROM identity_skipped") == [
+        ("anonymous_id", 50, "shared anonymous id seen with 50 profiles")
+    ]
+    links = dict(
+        ws.engine.fetchall("SELECT id, profile_id FROM profile_links WHERE kind = 'events'")
+    )
+    owner = dict(ws.engine.fetchall("SELECT customer_id, profile_id FROM profile_records"))
+    assert all(links[f"u{i}"] == owner[f"c{i}"] for i in range(50))
+    assert links["u50"] not in owner.values()  # the 'undefined' visitor stays anonymous
+    assert links["k1"] == links["k2"] == owner["c0"]
+
+
+def test_long_shuffled_chain_is_one_profile_in_few_rounds(ws, tmp_path):
+    # Record i shares its email with record i+1 when i is even, its phone when i is odd: a
+    # path of 300 records (diameter ~600 nodes), with names that sort in random order.
+    n, rng = 300, random.Random(7)
+    names = rng.sample(range(10**6), n)
+    rows = [
+        f"k{names[i]},crm,m{names[i - i % 2]}@x.com,+1 415 {(i + 1) // 2 + 2000:07d},\n"
+        for i in range(n)
+    ]
+    summary = load(ws, tmp_path, "".join(rng.sample(rows, n)))
+    assert summary.profiles == 1 and summary.merged_records == n - 1
+    assert summary.rounds <= 12, summary.rounds  # grows with log(diameter): 7 when written
+
+
+def test_components_that_do_not_converge_raise(ws, tmp_path, monkeypatch):
+    load(ws, tmp_path, "1,crm,a@x.com,,\n2,shop,a@x.com,+1 415 555 0101,\n3,crm,,4155550101,\n")
+    before = sorted(ws.engine.fetchall("SELECT * FROM profile_records"))
+    monkeypatch.setattr(components, "MAX_ROUNDS", 1)
+    with pytest.raises(components.ConvergenceError):
+        ws.profiles.build()
+    assert sorted(ws.engine.fetchall("SELECT * FROM profile_records")) == before
+
+
+def test_profile_id_survives_new_cookie_and_email(ws, tmp_path):
+    load(ws, tmp_path, "c1,crm,,+1 415 555 0101,\nb1,crm,b@x.com,,\n")
+    first = dict(ws.engine.fetchall("SELECT customer_id, profile_id FROM profile_records"))
+
+    def ids():
+        ws.profiles.build()
+        return dict(ws.engine.fetchall("SELECT customer_id, profile_id FROM profile_records"))
+
+    # A cookie ('a...') and a new email ('e...') both sort before the record's own key.
+    write(tmp_path / "events_2.csv", EVENTS_HEADER + "e1,c1,crm,aaa,2024-01-01,login\n")
+    ws.ingest([tmp_path / "events_2.csv"])
+    assert ids() == first
+    write(
+        tmp_path / "feedback_1.csv",
+        "response_id,customer_id,source,email,submitted_at,metric,score\n"
+        "r1,c1,crm,aa@x.com,2024-01-01,nps,9\nr2,,,AA@x.com,2024-01-02,nps,7\n",
+    )
+    ws.ingest([tmp_path / "feedback_1.csv"])
+    assert ids() == first
+    # A merge keeps the id of the profile with the smaller record key (crm:b1 < crm:c1).
+    write(
+        tmp_path / "feedback_2.csv",
+        "response_id,customer_id,source,email,submitted_at,metric,score\n"
+        "r3,c1,crm,b@x.com,2024-01-03,nps,8\n",
+    )
+    ws.ingest([tmp_path / "feedback_2.csv"])
+    assert ids() == {"c1": first["b1"], "b1": first["b1"]}
+
+
+def test_lookup_by_ambiguous_customer_id_lists_candidates(ws, tmp_path):
+    load(ws, tmp_path, "17,crm,a@x.com,,\n17,shop,b@x.com,,\n18,shop,c@x.com,,\n")
+    with pytest.raises(CxloopError, match=r"'17' matches 2 profiles: crm:17 .*shop:17 .*source:"):
+        ws.profiles.lookup("17")
+    crm = ws.profiles.lookup("crm:17")
+    assert [(r["source"], r["email"]) for r in crm["records"]] == [("crm", "a@x.com")]
+    assert ws.profiles.lookup(" shop:17 ")["records"][0]["email"] == "b@x.com"
+    assert ws.profiles.lookup("18")["records"][0]["source"] == "shop"
+    assert ws.profiles.lookup(crm["profile_id"])["profile_id"] == crm["profile_id"]
+    assert ws.profiles.lookup("web:17") is None
 
 
 def test_references_link_by_id_or_email(ws, tmp_path):

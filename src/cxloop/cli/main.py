@@ -98,7 +98,11 @@ def ingest(
 def profiles(
     workspace: WsArg,
     lookup: Annotated[
-        str | None, typer.Option(help="Show one profile: profile id, customer id or email.")
+        str | None,
+        typer.Option(
+            help="Show one profile: profile id, customer id, source:customer_id, email or "
+            "anonymous id."
+        ),
     ] = None,
     rebuild: Annotated[bool, typer.Option(help="Recompute profiles first.")] = False,
     json_: JsonOpt = False,
@@ -129,7 +133,7 @@ def profiles(
             ["source records", summary.source_records],
             ["merged records", summary.merged_records],
             *[[f"merged by {rule}", n] for rule, n in summary.by_rule.items()],
-            ["placeholder identifiers ignored", summary.skipped_identifiers],
+            ["identifiers ignored (placeholders, shared devices)", summary.skipped_identifiers],
         ]
         out.print(table("Unified profiles", ["", "count"], rows))
 

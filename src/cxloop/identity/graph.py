@@ -2,9 +2,10 @@
 
 Nodes are source records (`r`), identifier values (`e` email, `p` phone) and anonymous ids
 (`a`). An edge says "these belong together" and names its rule. Profiles are the connected
-components (transitive merges), found by min-label propagation with pointer jumping, so the
-result does not depend on record order and the number of rounds grows with the graph's
-diameter (a handful), not with its size.
+components (transitive merges), found in two phases: first over known identity (records,
+emails, phones, references; see `components.py`), then each anonymous id joins the single
+component it was seen with, and one seen with several known people joins none. A cookie is
+weak evidence; it may complete a person, never merge two.
 """
 
 from __future__ import annotations
@@ -109,9 +110,10 @@ SELECT DISTINCT a, b, rule FROM (
 # a shared inbox): it is evidence of nothing, so none of its edges count.
 OVERSHARED_SQL = """
 CREATE OR REPLACE TEMP TABLE id_overshared AS
-SELECT b AS identifier, count(DISTINCT a) AS records FROM id_raw_edges
-WHERE rule IN ('email', 'phone')
-GROUP BY b HAVING count(DISTINCT a) > $max_records
+SELECT b AS identifier, rule, count(DISTINCT a) AS shared_by,
+       'placeholder ' || rule || ' shared by ' || count(DISTINCT a) || ' records' AS reason
+FROM id_raw_edges WHERE rule IN ('email', 'phone')
+GROUP BY b, rule HAVING count(DISTINCT a) > $max_records
 """
 
 EDGES_SQL = """
@@ -119,9 +121,13 @@ CREATE OR REPLACE TEMP TABLE id_edges_named AS
 SELECT e.* FROM id_raw_edges e ANTI JOIN id_overshared o ON o.identifier = e.b
 """
 
+# Node numbers follow the order that names a profile (see PROFILE_NODES_SQL): source records
+# first, then records only referenced, then emails and phones, then anonymous ids; by key
+# within each. The smallest number of a component is then the node that names it, so adding
+# a cookie or a new email to a customer never renames its profile.
 NODES_SQL = """
 CREATE OR REPLACE TEMP TABLE id_nodes AS
-SELECT node, row_number() OVER (ORDER BY node) AS nid FROM (
+WITH nodes AS (
     SELECT node FROM id_records
     UNION SELECT coalesce(ref, email_node, anon_node) FROM id_refs
     WHERE coalesce(ref, email_node, anon_node) IS NOT NULL
@@ -129,34 +135,89 @@ SELECT node, row_number() OVER (ORDER BY node) AS nid FROM (
     UNION SELECT a FROM id_edges_named
     UNION SELECT b FROM id_edges_named
 )
+SELECT node, row_number() OVER (ORDER BY CASE
+    WHEN node IN (SELECT node FROM id_records) THEN 0 WHEN starts_with(node, 'r') THEN 1
+    WHEN starts_with(node, 'a') THEN 3 ELSE 2 END, node) AS nid
+FROM nodes
 """
 
-INT_EDGES_SQL = """
+# Phase 1 joins known identity only (records, emails, phones, references), both directions.
+# Anonymous ids come in phase 2, so a cookie can never be the bridge between two people.
+KNOWN_EDGES_SQL = """
 CREATE OR REPLACE TEMP TABLE id_edges AS
-SELECT na.nid AS a, nb.nid AS b FROM id_edges_named e
-JOIN id_nodes na ON na.node = e.a JOIN id_nodes nb ON nb.node = e.b
-UNION ALL
-SELECT nb.nid, na.nid FROM id_edges_named e
-JOIN id_nodes na ON na.node = e.a JOIN id_nodes nb ON nb.node = e.b
-"""
-
-INIT_LABELS_SQL = "CREATE OR REPLACE TEMP TABLE id_labels AS SELECT nid, nid AS label FROM id_nodes"
-
-# One round: take the smallest label among neighbours, then jump to the label's own label.
-PROPAGATE_SQL = """
-CREATE OR REPLACE TEMP TABLE id_labels_next AS
-WITH step AS (
-    SELECT l.nid, least(l.label, coalesce(min(n.label), l.label)) AS label
-    FROM id_labels l
-    LEFT JOIN id_edges e ON e.a = l.nid
-    LEFT JOIN id_labels n ON n.nid = e.b
-    GROUP BY l.nid, l.label
+WITH e AS (
+    SELECT na.nid AS a, nb.nid AS b FROM id_edges_named e
+    JOIN id_nodes na ON na.node = e.a JOIN id_nodes nb ON nb.node = e.b
+    WHERE e.rule <> 'anonymous_id'
 )
-SELECT s.nid, least(s.label, j.label) AS label FROM step s JOIN step j ON j.nid = s.label
+SELECT a, b FROM e UNION ALL SELECT b, a FROM e
 """
 
-CHANGED_SQL = """
-SELECT count(*) FROM id_labels_next x JOIN id_labels l USING (nid) WHERE x.label <> l.label
+# Phase 2: the phase-1 components each anonymous id was seen with (customer side `a`).
+ANON_SEEN_SQL = """
+CREATE OR REPLACE TEMP TABLE id_anon_seen AS
+SELECT e.b AS node, min(l.label) AS label, count(DISTINCT l.label) AS components
+FROM id_edges_named e JOIN id_nodes n ON n.node = e.a JOIN id_labels l USING (nid)
+WHERE e.rule = 'anonymous_id'
+GROUP BY e.b
 """
 
-SWAP_SQL = "CREATE OR REPLACE TEMP TABLE id_labels AS SELECT * FROM id_labels_next"
+# A cookie seen with two or more known people (a shared device, a tracker sending
+# 'undefined') proves nothing: its edges are dropped and it stays an anonymous profile.
+AMBIGUOUS_SQL = """
+CREATE OR REPLACE TEMP TABLE id_ambiguous AS
+SELECT node AS identifier, 'anonymous_id' AS rule, components AS shared_by,
+       'shared anonymous id seen with ' || components || ' profiles' AS reason
+FROM id_anon_seen WHERE components > 1
+"""
+
+DROP_AMBIGUOUS_SQL = """
+DELETE FROM id_edges_named WHERE rule = 'anonymous_id'
+AND b IN (SELECT identifier FROM id_ambiguous)
+"""
+
+# An unambiguous anonymous id joins the one component it was seen with. Its nid is larger
+# than any known node's, so it never becomes the component's label (nor renames it).
+ATTACH_SQL = """
+CREATE OR REPLACE TEMP TABLE id_final_labels AS
+SELECT l.nid, coalesce(s.label, l.label) AS label
+FROM id_labels l JOIN id_nodes n USING (nid)
+LEFT JOIN id_anon_seen s ON s.node = n.node AND s.components = 1
+"""
+
+SKIPPED_SQL = """
+CREATE OR REPLACE TEMP TABLE id_skipped AS
+SELECT identifier, rule, shared_by, reason FROM id_overshared
+UNION ALL SELECT identifier, rule, shared_by, reason FROM id_ambiguous
+"""
+
+PHASE1_SQL = (
+    RECORDS_SQL,
+    UNIQUE_IDS_SQL,
+    REFS_SQL,
+    RAW_EDGES_SQL,
+    OVERSHARED_SQL,
+    EDGES_SQL,
+    NODES_SQL,
+    KNOWN_EDGES_SQL,
+)
+PHASE2_SQL = (ANON_SEEN_SQL, AMBIGUOUS_SQL, DROP_AMBIGUOUS_SQL, ATTACH_SQL, SKIPPED_SQL)
+
+TEMP_TABLES = (
+    "id_phone_regions",
+    "id_records",
+    "id_unique_ids",
+    "id_refs",
+    "id_raw_edges",
+    "id_overshared",
+    "id_edges_named",
+    "id_nodes",
+    "id_edges",
+    "id_labels",
+    "id_labels_next",
+    "id_labels_jump",
+    "id_anon_seen",
+    "id_ambiguous",
+    "id_final_labels",
+    "id_skipped",
+)

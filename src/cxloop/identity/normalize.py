@@ -3,8 +3,11 @@
 - email: trimmed and lower-cased; must look like `local@domain.tld`; placeholder local parts
   (`noreply`, `test`, ...) never identify anyone.
 - phone: E.164 digits (country code + national number). Numbers written with `+` or `00`
-  carry their country code; local formats take the record's own country, else the workspace
-  default, and drop the national trunk prefix (`0` in most of Europe, `1` in North America).
+  carry their country code, less a `(0)` trunk written after it (`+44 (0)7700 900123`);
+  local formats take the record's own country, else the workspace default, and drop the
+  national trunk prefix (`0` in most of Europe, `1` in North America). Digits that already
+  start with that country's code and leave a national number of valid length
+  (`4915123456789` in DE) are taken as international, since people often drop the `+`.
   The per-country facts come from libphonenumber's metadata (the `phonenumbers` package).
 """
 
@@ -16,9 +19,14 @@ import phonenumbers
 
 
 @lru_cache(maxsize=1)
-def phone_regions() -> list[tuple[str, str, str, int, int]]:
-    """(region, calling code, national prefix, min national length, max national length)."""
-    rows: list[tuple[str, str, str, int, int]] = []
+def phone_regions() -> list[tuple[str, str, str, int, int, str]]:
+    """(region, calling code, national prefix, min and max national length, number pattern).
+
+    The pattern (fixed line or mobile, RE2-compatible) tells whether digits after a country
+    code written without `+` form a real national number: `4915123456789` is DE mobile
+    15123456789, but the Italian mobile `3921234567` is not `+39 21234567`.
+    """
+    rows: list[tuple[str, str, str, int, int, str]] = []
     for region in sorted(phonenumbers.SUPPORTED_REGIONS):
         meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
         if meta is None or meta.general_desc is None:
@@ -34,8 +42,20 @@ def phone_regions() -> list[tuple[str, str, str, int, int]]:
         ] or [n for n in (meta.general_desc.possible_length or ()) if n > 0]
         if not lengths:
             continue
+        patterns = [
+            f"(?:{desc.national_number_pattern})"
+            for desc in (meta.fixed_line, meta.mobile)
+            if desc is not None and desc.national_number_pattern
+        ]
         rows.append(
-            (region, str(meta.country_code), meta.national_prefix or "", min(lengths), max(lengths))
+            (
+                region,
+                str(meta.country_code),
+                meta.national_prefix or "",
+                min(lengths),
+                max(lengths),
+                "|".join(patterns) or r"\d+",
+            )
         )
     return rows
 
@@ -60,8 +80,14 @@ def phone_sql(column: str, country_sql: str) -> str:
     default). `country_sql` is unused in the expression itself; the join carries it.
     """
     del country_sql
-    raw = f"trim({column})"
+    # `(0)` is the trunk prefix some write after the country code; it is never dialled.
+    raw = f"regexp_replace(trim({column}), '\\(\\s*0\\s*\\)', '', 'g')"
     digits = f"regexp_replace({raw}, '[^0-9]', '', 'g')"
+    # Order matters: explicit international forms, then the trunk prefix (`0...`, or `1` +
+    # 10 digits in North America), then the country code written without `+` (the rest must
+    # be a real national number by libphonenumber's pattern), then a bare national number.
+    # A North American area code never starts with 1, so a 10-digit local number there is
+    # never mistaken for one carrying the country code.
     e164 = (
         f"CASE "
         f"WHEN {raw} LIKE '+%' THEN {digits} "
@@ -69,9 +95,10 @@ def phone_sql(column: str, country_sql: str) -> str:
         f"WHEN pr.national_prefix <> '' AND starts_with({digits}, pr.national_prefix) "
         f"AND length({digits}) - length(pr.national_prefix) BETWEEN pr.min_len AND pr.max_len "
         f"THEN pr.cc || substr({digits}, length(pr.national_prefix) + 1) "
-        f"WHEN length({digits}) BETWEEN pr.min_len AND pr.max_len THEN pr.cc || {digits} "
         f"WHEN starts_with({digits}, pr.cc) "
-        f"AND length({digits}) - length(pr.cc) BETWEEN pr.min_len AND pr.max_len THEN {digits} "
+        f"AND length({digits}) - length(pr.cc) BETWEEN pr.min_len AND pr.max_len "
+        f"AND regexp_full_match(substr({digits}, length(pr.cc) + 1), pr.pattern) THEN {digits} "
+        f"WHEN length({digits}) BETWEEN pr.min_len AND pr.max_len THEN pr.cc || {digits} "
         f"END"
     )
     # Plausible E.164 length, and not a placeholder such as 000-000-0000 or 1111111.

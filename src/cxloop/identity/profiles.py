@@ -2,9 +2,10 @@
 
 `build()` recomputes every profile from the warehouse (deterministic, order-independent,
 re-runnable) and links every event, order, feedback answer, mention and referral to its
-profile. A profile's id is derived from the smallest node key in its component, so the same
-data always gives the same ids; a later record that merges two profiles keeps the id of the
-one with the smaller key.
+profile. A profile is named by its smallest source record (`r` node key), so the same data
+always gives the same ids, and new events, cookies or emails of a customer never rename it;
+only a merge with a profile whose smallest record key is smaller does. Profiles without a
+source record fall back to a referenced record, then an email or phone, then an anonymous id.
 """
 
 from __future__ import annotations
@@ -13,26 +14,27 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cxloop.errors import CxloopError
 from cxloop.identity import graph
+from cxloop.identity.components import connected_components
 
 if TYPE_CHECKING:
     from cxloop.workspace import Workspace
 
-MAX_ROUNDS = 100
-
 PERSIST_SQL = [
-    # Every node with its profile.
+    # Every node with its profile. A component's label is its smallest nid, and nids follow
+    # the naming order (graph.NODES_SQL), so the label's node is the one that names it.
     f"""CREATE OR REPLACE TABLE profile_nodes AS
     SELECT n.node, split_part(n.node, {graph.SEP}, 1) AS node_type,
            'P' || substr(md5(m.node), 1, 16) AS profile_id
-    FROM id_nodes n JOIN id_labels l USING (nid) JOIN id_nodes m ON m.nid = l.label""",
+    FROM id_nodes n JOIN id_final_labels l USING (nid) JOIN id_nodes m ON m.nid = l.label""",
     """CREATE OR REPLACE TABLE profile_records AS
     SELECT r.source, r.customer_id, p.profile_id, r.email_n AS email, r.phone_n AS phone
     FROM id_records r JOIN profile_nodes p ON p.node = r.node""",
     """CREATE OR REPLACE TABLE identity_edges AS
     SELECT p.profile_id, e.a, e.b, e.rule FROM id_edges_named e
     JOIN profile_nodes p ON p.node = e.a""",
-    """CREATE OR REPLACE TABLE identity_skipped AS SELECT * FROM id_overshared""",
+    """CREATE OR REPLACE TABLE identity_skipped AS SELECT * FROM id_skipped""",
     """CREATE OR REPLACE TABLE profile_links AS
     SELECT r.kind, r.source, r.id, p.profile_id FROM id_refs r
     LEFT JOIN profile_nodes p ON p.node = coalesce(r.ref, r.email_node, r.anon_node)""",
@@ -104,57 +106,40 @@ class Profiles:
         return self.engine.execute(sql, params or None)
 
     def build(self) -> ProfileSummary:
-        """Recompute all profiles from the warehouse and link every record to one."""
+        """Recompute all profiles from the warehouse and link every record to one.
+
+        Nothing is written unless the components converged (ConvergenceError otherwise), so
+        a failed build leaves the previous profiles in place.
+        """
         from cxloop.identity.normalize import phone_regions
 
         e = self.engine
-        e.execute(
-            "CREATE OR REPLACE TEMP TABLE id_phone_regions (region VARCHAR, cc VARCHAR, "
-            "national_prefix VARCHAR, min_len INTEGER, max_len INTEGER)"
-        )
-        e.con.executemany("INSERT INTO id_phone_regions VALUES (?, ?, ?, ?, ?)", phone_regions())
-        for sql in (
-            graph.RECORDS_SQL,
-            graph.UNIQUE_IDS_SQL,
-            graph.REFS_SQL,
-            graph.RAW_EDGES_SQL,
-            graph.OVERSHARED_SQL,
-            graph.EDGES_SQL,
-            graph.NODES_SQL,
-            graph.INT_EDGES_SQL,
-            graph.INIT_LABELS_SQL,
-        ):
-            self._run(sql)
-        rounds = 0
-        while rounds < MAX_ROUNDS:
-            rounds += 1
-            e.execute(graph.PROPAGATE_SQL)
-            changed = e.scalar(graph.CHANGED_SQL)
-            e.execute(graph.SWAP_SQL)
-            if not changed:
-                break
-        with e.transaction():
-            for sql in PERSIST_SQL:
-                e.execute(sql)
-            e.execute("INSERT OR REPLACE INTO meta VALUES ('profiles_rounds', ?)", [str(rounds)])
+        try:
             e.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('profiles_data_version', ?)",
-                [str(self.ws.data_version)],
+                "CREATE OR REPLACE TEMP TABLE id_phone_regions (region VARCHAR, cc VARCHAR, "
+                "national_prefix VARCHAR, min_len INTEGER, max_len INTEGER, pattern VARCHAR)"
             )
-        for table in (
-            "id_phone_regions",
-            "id_records",
-            "id_unique_ids",
-            "id_refs",
-            "id_raw_edges",
-            "id_overshared",
-            "id_edges_named",
-            "id_nodes",
-            "id_edges",
-            "id_labels",
-            "id_labels_next",
-        ):
-            e.execute(f"DROP TABLE IF EXISTS {table}")
+            e.con.executemany(
+                "INSERT INTO id_phone_regions VALUES (?, ?, ?, ?, ?, ?)", phone_regions()
+            )
+            for sql in graph.PHASE1_SQL:
+                self._run(sql)
+            rounds = connected_components(e, "id_nodes", "id_edges", "id_labels")
+            for sql in graph.PHASE2_SQL:
+                self._run(sql)
+            with e.transaction():
+                for sql in PERSIST_SQL:
+                    e.execute(sql)
+                e.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('profiles_rounds', ?)", [str(rounds)]
+                )
+                e.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('profiles_data_version', ?)",
+                    [str(self.ws.data_version)],
+                )
+        finally:
+            for table in graph.TEMP_TABLES:
+                e.execute(f"DROP TABLE IF EXISTS {table}")
         return self.summary()
 
     @property
@@ -200,20 +185,16 @@ class Profiles:
         )
 
     def lookup(self, key: str, *, timeline_limit: int = 50) -> dict[str, Any] | None:
-        """One profile by profile id, customer id or email, with its records and timeline."""
+        """One profile by profile id, `source:customer_id`, customer id, email or anonymous id.
+
+        A bare customer id can exist in several sources (crm:17 and shop:17 are different
+        people); rather than pick one silently, an ambiguous key raises CxloopError naming the
+        candidates as `source:customer_id`. Returns None when nothing matches.
+        """
         if not self.built:
             self.build()
         e = self.engine
-        needle = key.strip()
-        profile_id = e.scalar(
-            "SELECT profile_id FROM profiles WHERE profile_id = $k "
-            "UNION SELECT profile_id FROM profile_records WHERE customer_id = $k "
-            "OR email = lower($k) "
-            "UNION SELECT profile_id FROM profile_nodes WHERE node_type IN ('r', 'a') "
-            f"AND split_part(node, {graph.SEP}, CASE node_type WHEN 'r' THEN 3 ELSE 2 END) = $k "
-            "LIMIT 1",
-            {"k": needle},
-        )
+        profile_id = self._resolve(key.strip())
         if profile_id is None:
             return None
         cols = [d[0] for d in e.execute("SELECT * FROM profiles LIMIT 0").description]
@@ -282,3 +263,41 @@ class Profiles:
         profile["links"] = [{"rule": r, "from": a, "to": b} for r, a, b in links]
         profile["timeline"] = [{"at": a, "what": w, "detail": d} for a, w, d in timeline]
         return profile
+
+    def _resolve(self, needle: str) -> str | None:
+        """The one profile id a lookup key names (see `lookup`), or None."""
+        # Tier 0: a profile id; 1: source:customer_id; 2: bare customer id, email, anonymous id.
+        # The best tier that matches decides; two profiles in it make the key ambiguous.
+        rows = self.engine.fetchall(
+            f"""WITH hits AS (
+                SELECT 0 AS tier, profile_id, NULL AS rec FROM profiles WHERE profile_id = $k
+                UNION ALL
+                SELECT CASE WHEN split_part(node, {graph.SEP}, 2) || ':'
+                                 || split_part(node, {graph.SEP}, 3) = $k THEN 1 ELSE 2 END,
+                       profile_id, replace(substr(node, 3), {graph.SEP}, ':')
+                FROM profile_nodes WHERE node_type = 'r' AND (
+                    split_part(node, {graph.SEP}, 3) = $k
+                    OR split_part(node, {graph.SEP}, 2) || ':'
+                       || split_part(node, {graph.SEP}, 3) = $k)
+                UNION ALL
+                SELECT 2, profile_id, source || ':' || customer_id FROM profile_records
+                WHERE email = lower($k)
+                UNION ALL
+                SELECT 2, profile_id, NULL FROM profile_nodes
+                WHERE (node_type = 'e' AND substr(node, 3) = lower($k))
+                   OR (node_type = 'a' AND substr(node, 3) = $k)
+            ), best AS (SELECT * FROM hits WHERE tier = (SELECT min(tier) FROM hits))
+            SELECT profile_id, list(DISTINCT rec ORDER BY rec) FILTER (WHERE rec IS NOT NULL)
+            FROM best GROUP BY profile_id ORDER BY min(rec), profile_id""",
+            {"k": needle},
+        )
+        if len(rows) <= 1:
+            return rows[0][0] if rows else None
+        candidates = ", ".join(
+            f"{' / '.join(recs) if recs else pid} ({pid})" for pid, recs in rows[:10]
+        )
+        more = f" and {len(rows) - 10} more" if len(rows) > 10 else ""
+        raise CxloopError(
+            f"{needle!r} matches {len(rows)} profiles: {candidates}{more}; "
+            "look up one by source:customer_id or profile id"
+        )
