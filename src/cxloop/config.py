@@ -8,6 +8,7 @@ so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import tomllib
+import warnings
 import zoneinfo
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -126,8 +127,6 @@ class WorkspaceConfig:
             sections[section.name] = _build_section(section_type, value, section.name, origin)
         for extra in sorted(set(raw) - {f.name for f in fields(cls)}):
             # Later versions may add sections; an unknown one is not fatal but is not silent.
-            import warnings
-
             warnings.warn(f"{origin}: unknown section [{extra}] ignored", stacklevel=2)
         config = cls(**sections)
         config.validate(origin)
@@ -147,6 +146,8 @@ class WorkspaceConfig:
             raise ConfigError(
                 f"{origin}: [locale] default_country must be ISO 3166 alpha-2 like 'US'"
             )
+        if not all(ch.isalnum() or ch in ". " for ch in self.engine.memory_limit):
+            raise ConfigError(f"{origin}: [engine] memory_limit must look like '8GB'")
         if self.engine.name not in {"duckdb"}:
             raise ConfigError(f"{origin}: [engine] name {self.engine.name!r} is not supported")
         from cxloop.analytics.scorecard.goals import parse_goal
@@ -232,7 +233,8 @@ stitch_anonymous_id = true    # an event carrying both an anonymous id and a cus
 # An email or phone shared by more records than this is treated as a placeholder, not a person.
 max_records_per_identifier = 20
 # Local parts of emails that never identify a person (noreply@..., test@...).
-# placeholder_emails = ["noreply", "no-reply", "test", "unknown", "info"]
+# placeholder_emails = ["noreply", "no-reply", "donotreply", "do-not-reply", "test", "none",
+#                       "null", "na", "n/a", "unknown", "info"]
 # Probabilistic matching on name, date of birth and address (added with the scale issue).
 probabilistic = false
 

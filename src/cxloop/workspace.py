@@ -8,6 +8,7 @@ this object. Only one process uses a workspace at a time: a second one waits for
 from __future__ import annotations
 
 import secrets
+import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -107,7 +108,7 @@ class Workspace:
             timezone=timezone,
             default_country=default_country.upper(),
         )
-        config = WorkspaceConfig.from_dict(__import__("tomllib").loads(text), origin="init")
+        config = WorkspaceConfig.from_dict(tomllib.loads(text), origin="init")
         path.mkdir(parents=True, exist_ok=True)
         (path / CONFIG_FILE).write_text(text, encoding="utf-8")
         return cls(path, config)

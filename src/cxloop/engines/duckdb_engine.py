@@ -18,18 +18,6 @@ from cxloop.contract.files import FileFormat, InputFile
 from cxloop.errors import InputFileError, WorkspaceBusyError
 from cxloop.sql import ident
 
-# Logical contract types -> DuckDB column types. Money is exact (DECIMAL), never a float.
-TYPE_NAMES = {
-    "string": "VARCHAR",
-    "timestamp": "TIMESTAMP",
-    "date": "DATE",
-    "bool": "BOOLEAN",
-    "integer": "BIGINT",
-    "decimal": "DECIMAL(18, 4)",
-    "number": "DOUBLE",
-    "json": "JSON",
-}
-
 # A delimiter that cannot occur in valid JSON text (control characters must be escaped there),
 # so reading a JSON Lines file "as CSV" yields one column holding each line.
 _JSONL_DELIMITER = "\x1f"
