@@ -38,6 +38,14 @@ PERSIST_SQL = [
     """CREATE OR REPLACE TABLE profile_links AS
     SELECT r.kind, r.source, r.id, p.profile_id FROM id_refs r
     LEFT JOIN profile_nodes p ON p.node = coalesce(r.ref, r.email_node, r.anon_node)""",
+    # Events with their profile, ready for journey analyses: every analysis of behaviour
+    # reads this narrow table instead of joining millions of events to their links again.
+    """CREATE OR REPLACE TABLE profile_events AS
+    SELECT l.profile_id, e.source, e.event_id, e.occurred_at, e.touchpoint, e.channel,
+           coalesce(e.stage, tp.stage) AS stage, e.duration_s, e.success
+    FROM events e
+    JOIN profile_links l ON l.kind = 'events' AND l.source = e.source AND l.id = e.event_id
+    LEFT JOIN touchpoints tp ON tp.touchpoint = e.touchpoint""",
     """CREATE OR REPLACE TABLE profiles AS
     WITH recs AS (
         SELECT pr.profile_id, count(*) AS records, list(DISTINCT c.source ORDER BY c.source)

@@ -23,7 +23,7 @@ ORDER_DIMS = {"channel": "o.channel", **PROFILE_DIMS}
 EVENT_DIMS = {
     "touchpoint": "e.touchpoint",
     "channel": "e.channel",
-    "stage": "coalesce(e.stage, tp.stage)",
+    "stage": "e.stage",
     **PROFILE_DIMS,
 }
 MENTION_DIMS = {"channel": "m.platform"}
@@ -235,34 +235,41 @@ def events_sql(scope: Scope, *, support_touchpoints: list[str], gap_minutes: int
     """
     dim = _dim(scope, EVENT_DIMS)
     support = ", ".join("'" + t.replace("'", "''") + "'" for t in support_touchpoints) or "''"
+    profile_join = (
+        "LEFT JOIN profiles p ON p.profile_id = e.profile_id" if scope.by in PROFILE_DIMS else ""
+    )
     base = (
-        f"SELECT l.profile_id, e.occurred_at, e.duration_s, e.event_id AS rowid_key, "
+        f"SELECT e.profile_id, e.occurred_at, e.duration_s, e.event_id AS rowid_key, "
         f"e.touchpoint IN ({support}) AS is_support, "
         f"{scope.period.trunc_sql('e.occurred_at')} AS period, "
         f"CAST({dim or 'NULL'} AS VARCHAR) AS grp "
-        f"FROM events e {_profile_join('events', 'e', 'source', 'event_id')} "
-        f"LEFT JOIN touchpoints tp ON tp.touchpoint = e.touchpoint "
+        f"FROM profile_events e {profile_join} "
         f"WHERE {scope.window('e.occurred_at')}"
     )
-    # One sort of the events (per profile, by time) numbers them and flags journey starts;
-    # a journey's steps are the distance to the next start, found among starts only.
+    # One sort of the events (per profile, by time) numbers them and flags where journeys
+    # start and end; a journey's steps are then the distance from its start to its end,
+    # found among start and end rows only.
+    gap = f"INTERVAL {int(gap_minutes)} MINUTE"
     ordered = (
-        "ordered AS (SELECT profile_id, period, grp, "
-        "row_number() OVER w AS rn, "
-        "CASE WHEN lag(occurred_at) OVER w IS NULL OR occurred_at > lag(occurred_at) OVER w "
-        f"+ INTERVAL {int(gap_minutes)} MINUTE THEN 1 ELSE 0 END AS is_start "
+        "ordered AS (SELECT profile_id, period, grp, row_number() OVER w AS rn, "
+        "CASE WHEN lag(occurred_at) OVER w IS NULL "
+        f"OR occurred_at > lag(occurred_at) OVER w + {gap} THEN 1 ELSE 0 END AS is_start, "
+        "CASE WHEN lead(occurred_at) OVER w IS NULL "
+        f"OR lead(occurred_at) OVER w > occurred_at + {gap} THEN 1 ELSE 0 END AS is_end "
         "FROM base WHERE profile_id IS NOT NULL "
         "WINDOW w AS (PARTITION BY profile_id ORDER BY occurred_at, rowid_key))"
     )
     journeys = (
-        "journeys AS (SELECT period, grp, coalesce(lead(rn) OVER (PARTITION BY profile_id "
-        "ORDER BY rn), n_events + 1) - rn AS steps FROM (SELECT o.*, c.n_events FROM ordered o "
-        "JOIN (SELECT profile_id, count(*) AS n_events FROM base WHERE profile_id IS NOT NULL "
-        "GROUP BY profile_id) c USING (profile_id) WHERE o.is_start = 1))"
+        "journeys AS (SELECT period, grp, steps FROM (SELECT period, grp, is_start, "
+        "CASE WHEN is_end = 1 THEN 1 ELSE lead(rn) OVER (PARTITION BY profile_id ORDER BY rn) "
+        "- rn + 1 END AS steps FROM ordered WHERE is_start = 1 OR is_end = 1) "
+        "WHERE is_start = 1)"
     )
+    # Who needed support: per profile and period, per profile over the window (each profile
+    # counted once), and per profile and group; each from the smallest table that has it.
     active = (
-        "active AS (SELECT profile_id, period, grp, max(CASE WHEN is_support THEN 1 ELSE 0 END) "
-        "AS needed_support FROM base WHERE profile_id IS NOT NULL GROUP BY profile_id, period, grp)"
+        "active AS (SELECT profile_id, period, max(CASE WHEN is_support THEN 1 ELSE 0 END) "
+        "AS needed_support FROM base WHERE profile_id IS NOT NULL GROUP BY profile_id, period)"
     )
     sets = "GROUPING SETS ((), (period)" + (", (grp))" if dim is not None else ")")
     level = (
@@ -271,14 +278,13 @@ def events_sql(scope: Scope, *, support_touchpoints: list[str], gap_minutes: int
         else "CASE GROUPING(period) WHEN 1 THEN 'all' ELSE 'period' END"
     )
     grp_col = "grp" if dim is not None else "CAST(NULL AS VARCHAR)"
-    # Active profiles at the whole-window level count each profile once (not once per period).
     per_profile = (
         "profiles AS (SELECT profile_id, max(needed_support) AS needed_support FROM active "
         "GROUP BY profile_id)"
     )
     per_group = (
-        "profile_groups AS (SELECT profile_id, grp, max(needed_support) AS needed_support "
-        "FROM active GROUP BY profile_id, grp)"
+        "profile_groups AS (SELECT profile_id, grp, max(CASE WHEN is_support THEN 1 ELSE 0 END) "
+        "AS needed_support FROM base WHERE profile_id IS NOT NULL GROUP BY profile_id, grp)"
     )
     parts = [
         f"d AS (SELECT {level} AS lvl, period, {grp_col} AS grp, count(*) AS events, "
@@ -297,7 +303,10 @@ def events_sql(scope: Scope, *, support_touchpoints: list[str], gap_minutes: int
         )
         + ")",
     ]
-    ctes = [f"base AS ({base})", ordered, journeys, active, per_profile, per_group, *parts]
+    ctes = [f"base AS ({base})", ordered, journeys, active, per_profile]
+    if dim is not None:
+        ctes.append(per_group)
+    ctes += parts
     return (
         "WITH " + ", ".join(ctes) + " SELECT d.lvl, d.period, d.grp, d.events, "
         "d.duration_median, j.journeys, j.steps_mean, j.steps_var, a.active, a.supported "
