@@ -172,6 +172,8 @@ def test_trend_by_month(doc):
         [0.0, 0.5, 0.5]
     )
     assert [value(months[k], "revenue") for k in months] == pytest.approx([130, 70, 100])
+    # The last activity (order o7) is on 2025-03-15: March is incomplete.
+    assert [t["complete"] for t in doc["trend"]] == [True, True, False]
     changes = doc["trend"][1]["changes"]["nps"]
     assert changes["change"] == pytest.approx(-150.0) and changes["test"].startswith("z test")
 

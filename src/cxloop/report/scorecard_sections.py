@@ -63,6 +63,14 @@ def summary_section(doc: dict[str, Any]) -> Section:
                     f"{'good news' if good else 'needs attention'})."
                 )
     blocks = [bullet_list(items)]
+    partial = [t["period"] for t in doc["trend"] if not t.get("complete", True)]
+    if partial:
+        blocks.append(
+            paragraph(
+                f"Incomplete period{'s' if len(partial) > 1 else ''}: {', '.join(partial)} "
+                "(the data does not reach its end); its totals are not comparable yet."
+            )
+        )
     if len(doc["trend"]) >= 2:
         blocks.append(
             paragraph(

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from cxloop.analytics.periods import Period
@@ -62,6 +62,13 @@ def build_scorecard(
             key=lambda kv: kv[0][1],
         )
     ]
+    data_end = _data_end(ws, scope)
+    for point in trend:
+        end = _period_end(scope.period, date.fromisoformat(point["start"]))
+        # A period the data does not cover to its end (the current month, or one cut by
+        # --until) is marked, so nobody reads a half month as a fall.
+        point["end"] = end.isoformat()
+        point["complete"] = data_end is not None and data_end >= end - timedelta(days=1)
     compute.test_changes(trend)
     breakdown = [
         {"by": scope.by, "group": g, "metrics": ordered(m, fill=False)}
@@ -84,6 +91,28 @@ def build_scorecard(
         "families": {m.name: m.family for m in METRICS},
         "labels": {m.name: m.label for m in METRICS},
     }
+
+
+def _period_end(period: Period, start: date) -> date:
+    months = {Period.MONTH: 1, Period.QUARTER: 3, Period.YEAR: 12}[period]
+    total = start.year * 12 + start.month - 1 + months
+    return date(total // 12, total % 12 + 1, 1)
+
+
+def _data_end(ws: Workspace, scope: Scope) -> date | None:
+    """The last day with any activity in the window (orders, answers, events, mentions)."""
+    latest = ws.engine.scalar(
+        "SELECT max(ts) FROM (SELECT max(ordered_at) AS ts FROM orders "
+        "UNION ALL SELECT max(submitted_at) FROM feedback "
+        "UNION ALL SELECT max(occurred_at) FROM events "
+        "UNION ALL SELECT max(posted_at) FROM mentions)"
+    )
+    if latest is None:
+        return None
+    end = latest.date()
+    if scope.until is not None:
+        end = min(end, (scope.until - timedelta(microseconds=1)).date())
+    return end
 
 
 def metric_names() -> list[str]:
