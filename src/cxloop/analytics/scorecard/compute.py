@@ -62,6 +62,14 @@ def _descriptive(values: np.ndarray, n: np.ndarray, i: int) -> dict[str, Any]:
     }
 
 
+def _clip(est: dict[str, np.ndarray], low: float, high: float) -> dict[str, np.ndarray]:
+    """Keep a mean's interval on its answer scale (a t interval can overshoot 1-7 or 1-5
+    with few answers)."""
+    est["ci_low"] = np.clip(est["ci_low"], low, high)
+    est["ci_high"] = np.clip(est["ci_high"], low, high)
+    return est
+
+
 def _feedback(rows: Rows) -> list[Metrics]:
     p, a, d = (_col(rows, c) for c in ("promoters", "passives", "detractors"))
     pr, ar, dr = (_col(rows, c) for c in ("promoters_rel", "passives_rel", "detractors_rel"))
@@ -71,10 +79,14 @@ def _feedback(rows: Rows) -> list[Metrics]:
         "nps_transactional": (stats.nps(p - pr, a - ar, d - dr), (p - pr, a - ar, d - dr)),
     }
     ces_n = _col(rows, "ces_n")
-    ces = stats.mean(ces_n, _col(rows, "ces_mean"), _col(rows, "ces_var"))
+    ces = _clip(stats.mean(ces_n, _col(rows, "ces_mean"), _col(rows, "ces_var")), 1, 7)
     easy = stats.proportion(_col(rows, "ces_easy"), ces_n)
     csat = stats.proportion(_col(rows, "csat_satisfied"), _col(rows, "csat_n"))
-    rating = stats.mean(_col(rows, "rating_n"), _col(rows, "rating_mean"), _col(rows, "rating_var"))
+    rating = _clip(
+        stats.mean(_col(rows, "rating_n"), _col(rows, "rating_mean"), _col(rows, "rating_var")),
+        1,
+        5,
+    )
     public, positive = _col(rows, "public_reviews"), _col(rows, "positive_public_reviews")
     out: list[Metrics] = []
     for i in range(len(rows)):
