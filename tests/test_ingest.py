@@ -518,3 +518,22 @@ def test_loading_bumps_the_data_version_per_file(ws, tmp_path):
     assert ws.data_version == before + 1
     ws.ingest([write(tmp_path / "customers.csv", "customer_id\nc1\n")])  # nothing new
     assert ws.data_version == before + 1
+
+
+def test_extras_keep_their_json_types(ws, tmp_path):
+    jsonl = write(
+        tmp_path / "customers.jsonl",
+        '{"customer_id": "c1", "visits": 5, "tags": ["a", "b"], "vip": true, "note": " x "}\n',
+    )
+    ws.ingest([jsonl])
+    attrs = json.loads(ws.engine.scalar("SELECT attributes FROM customers"))
+    assert attrs == {"visits": 5, "tags": ["a", "b"], "vip": True, "note": " x "}
+    parquet = tmp_path / "more_customers.parquet"
+    duckdb.sql("SELECT 'c2' AS customer_id, [1, 2] AS scores, 3.5 AS score").write_parquet(
+        str(parquet)
+    )
+    ws.ingest([parquet])
+    attrs = json.loads(
+        ws.engine.scalar("SELECT attributes FROM customers WHERE customer_id = 'c2'")
+    )
+    assert attrs == {"scores": [1, 2], "score": 3.5}

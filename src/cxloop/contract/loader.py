@@ -100,6 +100,7 @@ def _load_staged(
         row_sql=staged.row_sql,
         line_sql=staged.line_sql,
         json_ok_sql="__json_ok" if "__json_ok" in _relation_columns(engine, staged) else None,
+        json_values=staged.json_values,
     )
     validator = RowValidator(kind, source, defaults=defaults)
     valid, good = f"__valid_{suffix}", f"__good_{suffix}"

@@ -42,6 +42,7 @@ class SourceColumns:
     row_sql: str
     line_sql: str
     json_ok_sql: str | None = None
+    json_values: dict[str, str] | None = None
 
 
 def _in_list(values: tuple[str, ...]) -> str:
@@ -326,7 +327,9 @@ class RowValidator:
             level2.append(f"{self.typed(column)} AS {ident('__v_' + column.name)}")
         for i, name in enumerate(self.source.extras):
             expr = self.source.columns[name]
-            level1.append(f"{_trimmed(expr)} AS {ident(f'__x_{i}')}")
+            typed_json = (self.source.json_values or {}).get(name)
+            value = typed_json if typed_json is not None else _trimmed(expr)
+            level1.append(f"{value} AS {ident(f'__x_{i}')}")
         final: list[str] = []
         extras = self.extras_json()
         for column in self.kind.columns:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,9 @@ class StagedFile:
     raw_sql: str = "NULL"
     # CSV: line_sql is a guess; rejects get exact physical lines from `exact_lines`.
     exact_lines_needed: bool = False
+    # File columns whose values have a JSON type of their own (JSON Lines values, typed
+    # Parquet columns): SQL giving them as JSON, so extras keep numbers, lists and objects.
+    json_values: dict[str, str] = field(default_factory=dict)
 
 
 class DuckDBEngine:
@@ -281,10 +284,19 @@ class DuckDBEngine:
             else _json_value(group[0])
             for group in variants.values()
         }
+        json_values = {
+            group[0]: "coalesce("
+            + ", ".join(
+                f"CASE WHEN __json_ok THEN json_extract(line, '$.\"{_jq(k)}\"') END" for k in group
+            )
+            + ")"
+            for group in variants.values()
+        }
         return StagedFile(
             relation=name,
             header=list(cols),
             columns=cols,
+            json_values=json_values,
             column_types={k: "VARCHAR" for k in cols},
             row_sql="__line",
             line_sql="__line",
@@ -311,6 +323,7 @@ class DuckDBEngine:
             relation=relation,
             header=list(types),
             columns={h: ident(h) for h in types},
+            json_values={h: f"to_json({ident(h)})" for h, t in types.items() if t != "VARCHAR"},
             column_types=types,
             row_sql="(file_row_number + 1)",
             line_sql="(file_row_number + 1)",
