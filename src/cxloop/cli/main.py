@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -215,6 +215,53 @@ def _date_option(value: str | None, name: str) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         raise CxloopError(f"{name} {value!r} is not an ISO 8601 date") from None
+
+
+@app.command()
+def clv(
+    workspace: WsArg,
+    model: Annotated[str, typer.Option(help="Purchase model: bgnbd or pareto_nbd.")] = "bgnbd",
+    calibration_end: Annotated[
+        str | None,
+        typer.Option(help="Last day of the calibration period (default: the last order's day)."),
+    ] = None,
+    holdout_end: Annotated[
+        str | None, typer.Option(help="Last day of the holdout period, for validation.")
+    ] = None,
+    horizon_weeks: Annotated[float, typer.Option(help="CLV and purchase horizon.")] = 52.0,
+    discount_rate: Annotated[float, typer.Option(help="Monthly discount rate.")] = 0.01,
+    time_unit: Annotated[str, typer.Option(help="weeks or days.")] = "weeks",
+    export: Annotated[
+        Path | None, typer.Option(help="Write per-profile predictions (.csv or .parquet).")
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Customer lifetime value: BG/NBD or Pareto/NBD with Gamma-Gamma spend, tiers, at risk."""
+    from cxloop.analytics.clv import ClvSettings, build_clv
+    from cxloop.cli.clv_view import render
+    from cxloop.workspace import Workspace
+
+    settings = ClvSettings(
+        model=model,
+        calibration_end=_day_option(calibration_end, "--calibration-end"),
+        holdout_end=_day_option(holdout_end, "--holdout-end"),
+        horizon_weeks=horizon_weeks,
+        discount_rate=discount_rate,
+        time_unit=time_unit,
+        export=export,
+    )
+    settings.validate()
+    with Workspace.open(workspace) as ws:
+        doc = build_clv(ws, settings)
+    if json_:
+        print_json(doc)
+        return
+    render(doc, out)
+
+
+def _day_option(value: str | None, name: str) -> date | None:
+    parsed = _date_option(value, name)
+    return parsed.date() if parsed is not None else None
 
 
 @app.command()

@@ -1,0 +1,1 @@
+"""Statistical models over per-customer summaries (numpy/scipy, no engine imports)."""
