@@ -35,8 +35,11 @@ def build_report(
     """Write the report to `out` atomically (a reader never sees a half-written file)."""
     out = Path(out)
     context: dict[str, Any] = {"period": period, "by": by}
+    from cxloop.report.clv_sections import clv_sections
+
     sections: list[Section] = _scorecard_provider(ws, context)
-    for provider in PROVIDERS:
+    sections += clv_sections(ws, context)
+    for provider in PROVIDERS:  # sections that later analyses register
         sections.extend(provider(ws, context))
     html = render_page(
         f"{ws.config.brand.name}: customer experience report",
