@@ -254,3 +254,15 @@ def test_cli_scorecard(tmp_path):
     assert bad.returncode != 0 and "unknown period" in bad.stderr and "Traceback" not in bad.stderr
     bad = run_cli("scorecard", str(tmp_path / "ws"), "--since", "last year")
     assert bad.returncode != 0 and "ISO 8601" in bad.stderr
+
+
+def test_an_empty_workspace_gives_nulls_not_errors(tmp_path):
+    from cxloop.report import build_report
+
+    with cxloop.Workspace.init(tmp_path / "ws") as ws:
+        doc = build_scorecard(ws)
+        assert doc["trend"] == [] and doc["breakdown"] == []
+        assert doc["metrics"]["nps"]["value"] is None and doc["metrics"]["nps"]["n"] == 0
+        assert doc["metrics"]["revenue"]["value"] == 0  # an exact total: nothing was sold
+        html = build_report(ws, tmp_path / "report.html").read_text(encoding="utf-8")
+        assert "Not available" in html  # the CLV section says why, the report still renders

@@ -25,8 +25,50 @@ Rows = list[dict[str, Any]]
 Metrics = dict[str, dict[str, Any]]
 
 
+# Statistics that are counts or sums: over no rows the engine says NULL, which means 0.
+_COUNTS = {
+    "promoters",
+    "passives",
+    "detractors",
+    "promoters_rel",
+    "passives_rel",
+    "detractors_rel",
+    "ces_n",
+    "ces_easy",
+    "csat_n",
+    "csat_satisfied",
+    "rating_n",
+    "public_reviews",
+    "positive_public_reviews",
+    "orders",
+    "revenue",
+    "customers",
+    "base",
+    "retained",
+    "buyers",
+    "repeaters",
+    "events",
+    "journeys",
+    "active",
+    "supported",
+    "genuine",
+    "genuine_reach",
+    "amplification",
+    "amplification_reach",
+    "ours",
+    "tracked",
+    "ours_reach",
+    "tracked_reach",
+    "referrals",
+    "converted",
+}
+
+
 def _col(rows: Rows, name: str) -> np.ndarray:
-    return np.array([np.nan if r[name] is None else float(r[name]) for r in rows], dtype=np.float64)
+    missing = 0.0 if name in _COUNTS else np.nan
+    return np.array(
+        [missing if r[name] is None else float(r[name]) for r in rows], dtype=np.float64
+    )
 
 
 def _total(values: np.ndarray, n: np.ndarray, i: int) -> dict[str, Any]:
