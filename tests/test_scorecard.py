@@ -266,3 +266,61 @@ def test_an_empty_workspace_gives_nulls_not_errors(tmp_path):
         assert doc["metrics"]["revenue"]["value"] == 0  # an exact total: nothing was sold
         html = build_report(ws, tmp_path / "report.html").read_text(encoding="utf-8")
         assert "Not available" in html  # the CLV section says why, the report still renders
+
+
+WINDOW_ORDERS = """order_id,customer_id,ordered_at,amount,status
+o1,c1,2024-01-05,10,completed
+o2,c1,2024-01-20,20,completed
+o3,c2,2024-01-25,30,completed
+o4,c2,2024-02-10,40,completed
+o5,c3,2024-02-05,50,completed
+o6,c1,2024-02-20,60,completed
+o7,c3,2024-03-10,70,completed
+o8,c2,2024-04-02,80,completed
+"""
+
+
+@pytest.fixture(scope="module")
+def window_ws(tmp_path_factory):
+    base = tmp_path_factory.mktemp("window")
+    with cxloop.Workspace.init(base / "ws") as ws:
+        ws.ingest([write(base / "orders.csv", WINDOW_ORDERS)])
+        ws.profiles.build()
+    workspace = cxloop.Workspace.open(base / "ws")
+    yield workspace
+    workspace.close()
+
+
+def test_retention_ignores_orders_after_until(window_ws):
+    doc = build_scorecard(window_ws, Scope(until=datetime(2024, 2, 15)))
+    feb = doc["trend"][1]["metrics"]["retention_rate"]
+    # Of January's buyers {c1, c2} only c2 bought again before Feb 15 (c1's o6 is Feb 20).
+    assert (feb["value"], feb["n"]) == (0.5, 2)
+
+
+def test_repeat_and_history_count_buyers_inside_a_mid_period_window(window_ws):
+    doc = build_scorecard(window_ws, Scope(period=Period.QUARTER, since=datetime(2024, 2, 1)))
+    m = doc["metrics"]
+    # Buyers from Feb 1: c1 (o6), c2 (o4, o8), c3 (o5, o7); lifetime revenue 90, 150, 120.
+    assert m["customers"]["value"] == 3
+    assert (m["historical_customer_value"]["value"], m["historical_customer_value"]["n"]) == (
+        pytest.approx(120.0),
+        3,
+    )
+    assert m["repeat_purchase_rate"]["value"] == pytest.approx(1.0)
+    doc = build_scorecard(window_ws, Scope(since=datetime(2024, 1, 15)))
+    jan = doc["trend"][0]["metrics"]["repeat_purchase_rate"]
+    assert (jan["value"], jan["n"]) == (0.5, 2)  # c1 (2nd order Jan 20), c2 (1st, Jan 25)
+
+
+def test_stage_breakdown_keeps_uncatalogued_touchpoints_apart(tmp_path):
+    feedback = (
+        "response_id,customer_id,submitted_at,metric,score,touchpoint\n"
+        "a1,c1,2024-01-05,nps,10,\na2,c2,2024-01-06,nps,0,checkout\n"
+        "a3,c3,2024-01-07,nps,0,checkout\n"
+    )
+    with cxloop.Workspace.init(tmp_path / "ws") as ws:
+        ws.ingest([write(tmp_path / "feedback.csv", feedback)])
+        doc = build_scorecard(ws, Scope(by="stage"))
+    groups = {b["group"]: b["metrics"]["nps"] for b in doc["breakdown"]}
+    assert groups["(relationship)"]["n"] == 1 and groups[None]["n"] == 2

@@ -72,7 +72,10 @@ def nps(promoters: ArrayLike, passives: ArrayLike, detractors: ArrayLike) -> dic
         # Standard error of the plain estimate, for tests between periods.
         pp0, pd0 = np.where(n > 0, p / n, np.nan), np.where(n > 0, d / n, np.nan)
         se_plain = 100.0 * np.sqrt((pp0 + pd0 - (pp0 - pd0) ** 2) / n)
-    return {"value": value, "n": n, "ci_low": low, "ci_high": high, "se": se_plain}
+        # All promoters (or all detractors) make the plain SE 0, which would make any change
+        # "infinitely significant"; the adjusted SE keeps tests honest there.
+        se_test = np.where(se_plain > 0, se_plain, 100.0 * se)
+    return {"value": value, "n": n, "ci_low": low, "ci_high": high, "se": se_test}
 
 
 def proportion(successes: ArrayLike, n: ArrayLike) -> dict[str, Float]:

@@ -4,7 +4,8 @@ A goal reads like a sentence: `nps >= 40 by 2025-12-31`, `retention_rate >= 0.35
 Status compares the latest period's value with the target:
 - `met`: the latest value meets the target;
 - `missed`: the deadline has passed without meeting it;
-- `on track`: a least-squares line through the trend (weighted by each period's n) reaches
+- `on track`: a weighted least-squares line through the trend (each period's squared
+  residual weighted by its n) reaches
   the target by the deadline (or by the next period when there is no deadline);
 - `off track`: otherwise, or when there are too few periods to tell.
 """

@@ -16,7 +16,7 @@ PROFILE_DIMS = {"country": "p.country", "segment": "p.segment"}
 FEEDBACK_DIMS = {
     "touchpoint": "coalesce(f.touchpoint, '(relationship)')",
     "channel": "f.channel",
-    "stage": "coalesce(tp.stage, '(relationship)')",
+    "stage": "CASE WHEN f.touchpoint IS NULL THEN '(relationship)' ELSE tp.stage END",
     **PROFILE_DIMS,
 }
 ORDER_DIMS = {"channel": "o.channel", **PROFILE_DIMS}
@@ -165,7 +165,9 @@ def retention_sql(scope: Scope) -> str:
     nxt = scope.period.next_sql("b.period")
     base = (
         f"WITH buyers AS (SELECT DISTINCT profile_id, period, grp FROM "
-        f"({_completed_orders(scope, dim, windowed=False)}) WHERE profile_id IS NOT NULL), "
+        f"({_completed_orders(scope, dim, windowed=False)}) WHERE profile_id IS NOT NULL "
+        # Orders after the window never count, not even as "bought again".
+        f"AND (CAST($until AS TIMESTAMP) IS NULL OR ordered_at < CAST($until AS TIMESTAMP))), "
         f"pairs AS (SELECT {nxt} AS period, b.grp, "
         f"CASE WHEN n.profile_id IS NULL THEN 0 ELSE 1 END AS retained "
         f"FROM buyers b LEFT JOIN buyers n ON n.profile_id = b.profile_id "
@@ -198,16 +200,18 @@ def repeat_sql(scope: Scope) -> str:
     dim = PROFILE_DIMS.get(scope.by or "")
     history = (
         f"WITH hist AS (SELECT profile_id, period, grp, count(*) AS n_orders, "
-        f"CAST(sum(amount) AS DOUBLE) AS revenue FROM "
+        f"CAST(sum(amount) AS DOUBLE) AS revenue, "
+        # A cell counts a customer who bought in it inside the window (not merely in a
+        # period that starts inside it).
+        f"max(CASE WHEN {scope.window('ordered_at')} THEN 1 ELSE 0 END) AS in_window FROM "
         f"({_completed_orders(scope, dim, windowed=False)}) WHERE profile_id IS NOT NULL "
         f"AND (CAST($until AS TIMESTAMP) IS NULL OR ordered_at < CAST($until AS TIMESTAMP)) "
         f"GROUP BY profile_id, period, grp), "
         f"cum AS (SELECT *, sum(n_orders) OVER (PARTITION BY profile_id ORDER BY period "
         f"ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum_orders FROM hist), "
-        f"inwin AS (SELECT * FROM cum WHERE {scope.window('CAST(period AS TIMESTAMP)')}), "
+        f"inwin AS (SELECT * FROM cum WHERE in_window = 1), "
         f"life AS (SELECT profile_id, any_value(grp) AS grp, sum(n_orders) AS orders, "
-        f"sum(revenue) AS revenue FROM hist GROUP BY profile_id "
-        f"HAVING max(CASE WHEN {scope.window('CAST(period AS TIMESTAMP)')} THEN 1 ELSE 0 END) = 1)"
+        f"sum(revenue) AS revenue FROM hist GROUP BY profile_id HAVING max(in_window) = 1)"
     )
     parts = [
         "SELECT 'all' AS lvl, CAST(NULL AS DATE) AS period, CAST(NULL AS VARCHAR) AS grp, "
