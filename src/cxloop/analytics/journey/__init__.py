@@ -10,13 +10,16 @@ from cxloop.analytics.journey.attribution import (
     fit_markov_chain,
     journeys,
 )
+from cxloop.analytics.journey.build import JourneySettings, build_journey
 
 __all__ = [
     "Attribution",
+    "JourneySettings",
     "Journeys",
     "MarkovChain",
     "TouchpointAttribution",
     "attribute_conversions",
+    "build_journey",
     "fit_markov_chain",
     "journeys",
 ]
