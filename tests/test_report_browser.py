@@ -77,9 +77,9 @@ def test_report_renders_in_chromium(report_file):
             titles = page.locator("section h2").all_inner_texts()
             assert titles[:2] == ["What changed", "Composite scorecard"]
             assert {"Advocacy", "Economic value", "By touchpoint"} <= set(titles)
-            assert {"Customer lifetime value", "CLV validation"} <= set(titles)
+            assert {"Journey", "Customer lifetime value", "CLV validation"} <= set(titles)
             charts = page.locator(".chart svg")
-            assert charts.count() >= 9
+            assert charts.count() >= 10
             for i in range(charts.count()):
                 box = charts.nth(i).bounding_box()
                 assert box and box["width"] > 100 and box["height"] > 50

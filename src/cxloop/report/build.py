@@ -36,8 +36,10 @@ def build_report(
     out = Path(out)
     context: dict[str, Any] = {"period": period, "by": by}
     from cxloop.report.clv_sections import clv_sections
+    from cxloop.report.journey_sections import journey_sections
 
     sections: list[Section] = _scorecard_provider(ws, context)
+    sections += journey_sections(ws, context)
     sections += clv_sections(ws, context)
     for provider in PROVIDERS:  # sections that later analyses register
         sections.extend(provider(ws, context))
