@@ -325,3 +325,19 @@ def test_cli_json_and_tables(tmp_path):
     assert "Transitions" in readable.stdout and "product_view" in readable.stdout
     bad = run_cli("journey", path, "--period", "week")
     assert bad.returncode != 0 and "unknown period" in bad.stderr
+
+
+def test_journey_windows_come_from_the_workspace_config(tmp_path):
+    import cxloop
+    from cxloop.analytics.journey import JourneySettings
+
+    ws = cxloop.Workspace.init(tmp_path / "ws")
+    config = tmp_path / "ws" / "cxloop.toml"
+    config.write_text(
+        config.read_text().replace("cart_window_hours = 24", "cart_window_hours = 48")
+    )
+    ws.close()
+    with cxloop.Workspace.open(tmp_path / "ws") as ws:
+        assert JourneySettings.from_config(ws.config).cart_window_hours == 48.0
+        override = JourneySettings.from_config(ws.config, cart_window_hours=2.0)
+        assert override.cart_window_hours == 2.0

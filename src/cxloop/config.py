@@ -85,6 +85,23 @@ class ScorecardSettings:
 
 
 @dataclass(frozen=True)
+class JourneyConfig:
+    """Journeys (docs/journey.md): the windows that define visits, carts and conversions."""
+
+    # Hours after an add-to-cart within which an order keeps the cart from being abandoned.
+    cart_window_hours: float = 24.0
+    # Minutes of inactivity that end a visit (bounce rate).
+    visit_gap_minutes: float = 30.0
+    # Days after a touchpoint within which the next stage counts as its conversion.
+    conversion_window_days: float = 30.0
+    # Touchpoints kept at the end of a path, and the number of top paths shown.
+    path_steps: int = 5
+    top_paths: int = 10
+    # The three touchpoints of the web funnel before the order.
+    funnel_steps: tuple[str, ...] = ("product_view", "add_to_cart", "checkout")
+
+
+@dataclass(frozen=True)
 class EngineSettings:
     """Where analytics run. `duckdb` is embedded; later issues add `spark`."""
 
@@ -102,6 +119,7 @@ class WorkspaceConfig:
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     scorecard: ScorecardSettings = field(default_factory=ScorecardSettings)
+    journey: JourneyConfig = field(default_factory=JourneyConfig)
     engine: EngineSettings = field(default_factory=EngineSettings)
 
     @classmethod
@@ -156,6 +174,10 @@ class WorkspaceConfig:
             parse_goal(goal, origin=f"{origin}: [scorecard] goals")
         if self.scorecard.period not in {"month", "quarter", "year"}:
             raise ConfigError(f"{origin}: [scorecard] period must be month, quarter or year")
+        if len(self.journey.funnel_steps) != 3:
+            raise ConfigError(f"{origin}: [journey] funnel_steps names exactly 3 touchpoints")
+        if self.journey.path_steps < 1 or self.journey.top_paths < 1:
+            raise ConfigError(f"{origin}: [journey] path_steps and top_paths must be >= 1")
         if self.scorecard.journey_gap_minutes < 1:
             raise ConfigError(f"{origin}: [scorecard] journey_gap_minutes must be >= 1")
         if self.identity.max_records_per_identifier < 2:
@@ -178,6 +200,10 @@ def _coerce(value: Any, default: Any, key: str, origin: str) -> Any:
         if not isinstance(value, bool):
             raise ConfigError(f"{origin}: {key} must be true or false")
         return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(f"{origin}: {key} must be a positive number")
+        return float(value)
     if isinstance(default, int):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{origin}: {key} must be an integer")
@@ -252,6 +278,19 @@ period = "month"
 # Goals: "METRIC >= TARGET [by YYYY-MM-DD]"; metric names in docs/metrics.md. Example:
 # goals = ["nps >= 40 by 2026-12-31", "retention_rate >= 0.35", "ces >= 5.5"]
 goals = []
+
+[journey]
+# Hours after an add-to-cart within which an order keeps the cart from being abandoned.
+cart_window_hours = 24
+# Minutes of inactivity that end a visit (bounce rate).
+visit_gap_minutes = 30
+# Days after a touchpoint within which the next stage counts as its conversion.
+conversion_window_days = 30
+# Touchpoints kept at the end of a path, and how many top paths are shown.
+path_steps = 5
+top_paths = 10
+# The three touchpoints of the web funnel before the order.
+funnel_steps = ["product_view", "add_to_cart", "checkout"]
 
 [engine]
 # Where analytics run: "duckdb" (embedded, default).

@@ -224,11 +224,12 @@ def journey(
         str | None, typer.Option(help="Funnel periods: month, quarter or year.")
     ] = None,
     cart_window_hours: Annotated[
-        float, typer.Option(help="A cart with no order within this many hours is abandoned.")
-    ] = 24.0,
+        float | None,
+        typer.Option(help="A cart with no order within this many hours is abandoned."),
+    ] = None,
     conversion_window_days: Annotated[
-        float, typer.Option(help="Window after a touchpoint for its conversion.")
-    ] = 30.0,
+        float | None, typer.Option(help="Window after a touchpoint for its conversion.")
+    ] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Journeys: the Buy, Own, Advocate loop, touchpoints, funnel, top paths, attribution."""
@@ -236,12 +237,13 @@ def journey(
     from cxloop.cli.journey_view import render_journey
     from cxloop.workspace import Workspace
 
-    settings = JourneySettings(
-        period=period,
-        cart_window_hours=cart_window_hours,
-        conversion_window_days=conversion_window_days,
-    )
     with Workspace.open(workspace) as ws:
+        settings = JourneySettings.from_config(
+            ws.config,
+            period=period,
+            cart_window_hours=cart_window_hours,
+            conversion_window_days=conversion_window_days,
+        )
         doc = build_journey(ws, settings)
     if json_:
         print_json(doc)

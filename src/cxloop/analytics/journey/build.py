@@ -22,6 +22,7 @@ from cxloop.analytics.periods import Period, parse_period
 from cxloop.errors import CxloopError
 
 if TYPE_CHECKING:
+    from cxloop.config import WorkspaceConfig
     from cxloop.workspace import Workspace
 
 TARGETS = ("purchase", "advocacy")
@@ -48,6 +49,21 @@ class JourneySettings:
     top_paths: int = 10
     funnel_steps: tuple[str, str, str] = ("product_view", "add_to_cart", "checkout")
 
+    @classmethod
+    def from_config(cls, config: WorkspaceConfig, **overrides: Any) -> JourneySettings:
+        """Settings from `[journey]` in cxloop.toml, with explicit values (CLI options) first."""
+        j = config.journey
+        values: dict[str, Any] = {
+            "cart_window_hours": j.cart_window_hours,
+            "visit_gap_minutes": j.visit_gap_minutes,
+            "conversion_window_days": j.conversion_window_days,
+            "path_steps": j.path_steps,
+            "top_paths": j.top_paths,
+            "funnel_steps": tuple(j.funnel_steps),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
     def validate(self) -> None:
         for name in ("cart_window_hours", "visit_gap_minutes", "conversion_window_days"):
             value = getattr(self, name)
@@ -63,7 +79,7 @@ class JourneySettings:
 
 def build_journey(ws: Workspace, settings: JourneySettings | None = None) -> dict[str, Any]:
     """Compute the journey document over the workspace's unified profiles (built if stale)."""
-    settings = settings or JourneySettings()
+    settings = settings or JourneySettings.from_config(ws.config)
     settings.validate()
     if not ws.profiles.built or ws.profiles.stale:
         ws.profiles.build()
