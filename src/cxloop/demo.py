@@ -56,13 +56,14 @@ def run_demo(
         summary = ws.profiles.build()
         report("computing the scorecard", 0.85)
         from cxloop.analytics.scorecard import build_scorecard
+        from cxloop.report import build_report
 
         scorecard = build_scorecard(ws)
         headline = _headline(ws, people, summary.to_dict(), scorecard["metrics"])
-        report("writing the report", 0.92)
-        from cxloop.report import build_report
-
-        report_path = build_report(ws, out_dir / "report.html")
+        report("journeys, lifetime value and the report", 0.9)
+        context: dict[str, Any] = {}
+        report_path = build_report(ws, out_dir / "report.html", context=context)
+        headline.update(_later_headlines(context))
     report("done", 1.0)
     return {
         "workspace": str(ws_dir),
@@ -99,6 +100,23 @@ def _claim(out_dir: Path) -> None:
         "This folder was made by `cxloop demo`; the next demo run replaces its contents.\n",
         encoding="utf-8",
     )
+
+
+def _later_headlines(context: dict[str, Any]) -> dict[str, Any]:
+    """Headlines of the analyses the report computed (journeys, lifetime value)."""
+    out: dict[str, Any] = {}
+    journey = context.get("journey")
+    if journey and journey["loop"]["completion_rate"]["value"] is not None:
+        rate = journey["loop"]["completion_rate"]
+        out["customers who completed the loop %"] = (
+            f"{100 * rate['value']:.1f} [{100 * rate['ci_low']:.1f}, "
+            f"{100 * rate['ci_high']:.1f}] (n={rate['n']:,})"
+        )
+    clv = context.get("clv")
+    if clv:
+        out[f"predicted {clv['horizon_months']}-month CLV (USD)"] = f"{clv['totals']['clv']:,.2f}"
+        out["valuable customers at risk"] = clv["at_risk"]["count"]
+    return out
 
 
 def _load_order(kind: str) -> int:

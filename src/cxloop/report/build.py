@@ -30,11 +30,21 @@ def _scorecard_provider(ws: Workspace, context: dict[str, Any]) -> list[Section]
 
 
 def build_report(
-    ws: Workspace, out: Path | str, *, period: str | None = None, by: str | None = "touchpoint"
+    ws: Workspace,
+    out: Path | str,
+    *,
+    period: str | None = None,
+    by: str | None = "touchpoint",
+    context: dict[str, Any] | None = None,
 ) -> Path:
-    """Write the report to `out` atomically (a reader never sees a half-written file)."""
+    """Write the report to `out` atomically (a reader never sees a half-written file).
+
+    `context`, when given, receives the documents the sections were built from
+    ("scorecard", "journey", "clv"), so a caller can reuse them without recomputing.
+    """
     out = Path(out)
-    context: dict[str, Any] = {"period": period, "by": by}
+    context = context if context is not None else {}
+    context.update(period=period, by=by)
     from cxloop.report.clv_sections import clv_sections
     from cxloop.report.journey_sections import journey_sections
 
