@@ -341,3 +341,21 @@ def test_journey_windows_come_from_the_workspace_config(tmp_path):
         assert JourneySettings.from_config(ws.config).cart_window_hours == 48.0
         override = JourneySettings.from_config(ws.config, cart_window_hours=2.0)
         assert override.cart_window_hours == 2.0
+
+
+def test_a_stage_nobody_has_left_has_rates_of_zero_not_null(tmp_path):
+    import cxloop
+    from cxloop.analytics.journey import build_journey
+
+    events = (
+        "event_id,customer_id,occurred_at,touchpoint,stage\n"
+        "e1,c1,2024-01-01T10:00:00,checkout,buy\ne2,c1,2024-01-10T10:00:00,delivery,own\n"
+    )
+    orders = "order_id,customer_id,ordered_at,amount\no1,c1,2024-01-01T10:20:00,10\n"
+    with cxloop.Workspace.init(tmp_path / "ws") as ws:
+        ws.ingest([write(tmp_path / "events.csv", events), write(tmp_path / "orders.csv", orders)])
+        doc = build_journey(ws)
+    rates = {(t["from"], t["to"]): t["rate"] for t in doc["transitions"]}
+    # The own visit is c1's last: nobody has moved on yet, so 0 of 1, not "no data".
+    assert (rates[("own", "advocate")]["value"], rates[("own", "advocate")]["n"]) == (0.0, 1)
+    assert rates[("advocate", "buy")]["n"] == 0  # no advocate visit at all: no data

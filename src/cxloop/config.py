@@ -174,6 +174,10 @@ class WorkspaceConfig:
             parse_goal(goal, origin=f"{origin}: [scorecard] goals")
         if self.scorecard.period not in {"month", "quarter", "year"}:
             raise ConfigError(f"{origin}: [scorecard] period must be month, quarter or year")
+        if any(step != step.strip().lower() for step in self.journey.funnel_steps):
+            raise ConfigError(
+                f"{origin}: [journey] funnel_steps are touchpoint names as loaded: lower case"
+            )
         if len(self.journey.funnel_steps) != 3:
             raise ConfigError(f"{origin}: [journey] funnel_steps names exactly 3 touchpoints")
         if self.journey.path_steps < 1 or self.journey.top_paths < 1:

@@ -65,7 +65,7 @@ def _flows(transitions: list[dict[str, Any]]) -> dict[str, Any]:
 def journey_sections(ws: Workspace, context: dict[str, Any]) -> list[Section]:
     from cxloop.analytics.journey import JourneySettings, build_journey
 
-    doc = build_journey(ws, JourneySettings())
+    doc = build_journey(ws, JourneySettings.from_config(ws.config))
     context["journey"] = doc
     loop = doc["loop"]
     items = [

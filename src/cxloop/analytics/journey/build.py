@@ -92,7 +92,7 @@ def build_journey(ws: Workspace, settings: JourneySettings | None = None) -> dic
         "settings": {**asdict(settings), "period": period.value},
         "stages": stages,
         "loop": loop,
-        "transitions": _transitions(ws),
+        "transitions": _transitions(ws, stages),
         "touchpoints": _touchpoints(ws, settings),
         "funnel": _funnel(ws, settings, period),
         "paths": paths,
@@ -153,9 +153,11 @@ def _stages(ws: Workspace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     }
 
 
-def _transitions(ws: Workspace) -> list[dict[str, Any]]:
+def _transitions(ws: Workspace, stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     found = {(r["from_stage"], r["to_stage"]): r for r in _rows(ws, queries.transitions_sql())}
-    visits = {k[0]: int(r["visits"]) for k, r in found.items()}
+    # The denominator is every visit of the stage, including visits nobody has left yet
+    # (a profile's last one): a stage with visits but no move out has rates of 0, not null.
+    visits = {s["stage"]: int(s["visits"] or 0) for s in stages}
     rows = [found.get(pair, {}) for pair in LOOP_PAIRS]
     counts = [float(r.get("transitions") or 0) for r in rows]
     rates = _shares(counts, [visits.get(a, 0) for a, _ in LOOP_PAIRS])
