@@ -11,6 +11,19 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from cxloop.cli.render import err
 
 
+def _bar() -> Progress:
+    """A transient bar on stderr: spinner, description, bar, percentage, elapsed time."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
 @contextmanager
 def ingest_progress(
     files: list[Path], min_bytes: int, *, quiet: bool
@@ -21,15 +34,7 @@ def ingest_progress(
     if quiet or total < min_bytes:
         yield None
         return
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
+    with _bar() as bar:
         task = bar.add_task("loading", total=total)
 
         def update(path: str, index: int, count: int, report: object) -> None:
@@ -47,15 +52,7 @@ def step_progress(title: str, *, quiet: bool) -> Iterator[Callable[[str, float],
     if quiet:
         yield None
         return
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
+    with _bar() as bar:
         task = bar.add_task(title, total=1.0)
 
         def update(step: str, fraction: float) -> None:

@@ -139,6 +139,19 @@ def _series(doc: dict[str, Any], names: list[str], *, scale: float = 1.0) -> lis
     return points
 
 
+def _totals(doc: dict[str, Any], names: list[str]) -> list[dict[str, Any]]:
+    """Per-period totals of several metrics, as bar-chart points (no data counts as 0)."""
+    return [
+        {
+            "start": t["start"],
+            "series": BY_NAME[n].label,
+            "value": t["metrics"].get(n, {}).get("value") or 0,
+        }
+        for t in doc["trend"]
+        for n in names
+    ]
+
+
 def trend_sections(doc: dict[str, Any]) -> list[Section]:
     if not doc["trend"]:
         return []
@@ -197,15 +210,7 @@ def trend_sections(doc: dict[str, Any]) -> list[Section]:
     social = [
         c.render_svg(
             c.bars_over_time(
-                [
-                    {
-                        "start": t["start"],
-                        "series": BY_NAME[n].label,
-                        "value": t["metrics"].get(n, {}).get("value") or 0,
-                    }
-                    for t in doc["trend"]
-                    for n in ("mentions_genuine", "mentions_amplification")
-                ],
+                _totals(doc, ["mentions_genuine", "mentions_amplification"]),
                 title="Genuine advocacy vs amplification",
                 y_title="mentions",
                 stack=True,
@@ -220,15 +225,7 @@ def trend_sections(doc: dict[str, Any]) -> list[Section]:
         ),
         c.render_svg(
             c.bars_over_time(
-                [
-                    {
-                        "start": t["start"],
-                        "series": BY_NAME[n].label,
-                        "value": t["metrics"].get(n, {}).get("value") or 0,
-                    }
-                    for t in doc["trend"]
-                    for n in ("referrals", "referrals_converted")
-                ],
+                _totals(doc, ["referrals", "referrals_converted"]),
                 title="Referrals",
                 y_title="referrals",
             )
