@@ -448,3 +448,36 @@ def test_settings_refuse_impossible_worlds() -> None:
         GeneratorSettings(people=0)
     with pytest.raises(ValueError, match="dirty_rate"):
         GeneratorSettings(dirty_rate=0.9)
+
+
+def test_loyalty_lounge_is_a_confounded_null(sample: GeneratedData, db) -> None:
+    """The lounge has no effect on scores, but its members are the valuable, happier buyers."""
+    truth = _truth(sample, "effects")["confounded_null"]
+    assert truth["touchpoint"] == "loyalty_lounge" and truth["effect"]["nps"] == 0.0
+    assert truth["confounded_by"] == "customer value"
+    assert truth["person_effect_value_correlation"] > 0.4
+    db.execute(
+        "CREATE TEMP TABLE lounge_person AS SELECT DISTINCT r.person_id, "
+        "min(TRY_CAST(e.occurred_at AS TIMESTAMPTZ)) AS first_visit FROM events e "
+        "JOIN truth_record_person r ON r.customer_id = e.customer_id AND r.source = e.source "
+        "WHERE e.touchpoint = 'loyalty_lounge' GROUP BY 1"
+    )
+    rates = db.execute(
+        "SELECT p.value_quintile, avg((l.person_id IS NOT NULL)::INT) FROM truth_purchases p "
+        "LEFT JOIN lounge_person l USING (person_id) GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    share = [rate for _, rate in rates]
+    assert len(share) == 5 and share == sorted(share)
+    assert share[0] < 0.12 and share[4] > 0.45
+    naive = dict(
+        db.execute(
+            "SELECT l.first_visit < TRY_CAST(f.submitted_at AS TIMESTAMPTZ) AS exposed, "
+            "avg(TRY_CAST(f.score AS DOUBLE)) FROM feedback f "
+            "JOIN truth_record_person r ON r.customer_id = f.customer_id AND r.source = f.source "
+            "LEFT JOIN lounge_person l USING (person_id) "
+            "WHERE f.metric = 'nps' AND f.touchpoint IS NULL "
+            "AND TRY_CAST(f.score AS INT) BETWEEN 0 AND 10 GROUP BY 1"
+        ).fetchall()
+    )
+    unexposed = naive.get(False, naive.get(None))
+    assert naive[True] - unexposed > 0.5

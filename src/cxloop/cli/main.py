@@ -252,6 +252,28 @@ def journey(
 
 
 @app.command()
+def moments(
+    workspace: WsArg,
+    outcome: Annotated[str, typer.Option(help="nps, csat, rating or repurchase.")] = "nps",
+    window_days: Annotated[
+        int, typer.Option(help="Days of experiences before an answer (after an order).")
+    ] = 180,
+    json_: JsonOpt = False,
+) -> None:
+    """Pivotal moments: adjusted effects of touchpoint experiences on an outcome, ranked."""
+    from cxloop.analytics.moments import MomentsSettings, build_moments
+    from cxloop.cli.moments_view import render_moments
+    from cxloop.workspace import Workspace
+
+    with Workspace.open(workspace) as ws:
+        doc = build_moments(ws, MomentsSettings(outcome=outcome, window_days=window_days))
+    if json_:
+        print_json(doc)
+        return
+    render_moments(doc)
+
+
+@app.command()
 def clv(
     workspace: WsArg,
     model: Annotated[str, typer.Option(help="Purchase model: bgnbd or pareto_nbd.")] = "bgnbd",

@@ -22,6 +22,13 @@ TOUCHPOINTS: tuple[tuple[str, str, str, str, str], ...] = (
     ("support_contact", "own", "call_center", "customer_care", "A call or e-mail to support."),
     ("chat", "own", "chat", "customer_care", "A support conversation in the live chat."),
     ("return", "own", "web", "logistics", "An item is sent back or brought back for a refund."),
+    (
+        "loyalty_lounge",
+        "own",
+        "web",
+        "loyalty",
+        "A visit to the members' lounge of the loyalty programme (online or in store).",
+    ),
     ("review", "advocate", "web", "marketing", "A public rating and review is published."),
     ("referral", "advocate", "web", "marketing", "A customer invites a friend with their code."),
     ("social_share", "advocate", "social", "marketing", "A product or post is shared socially."),

@@ -129,6 +129,14 @@ class GeneratorSettings:
     effect_onboarding_success: float = 1.0
     experience_memory_days: float = 180.0
     """A relational answer remembers late deliveries and unresolved contacts this long."""
+    value_effect: float = 0.8
+    """Latent satisfaction points per SD of customer value (the planted confounder)."""
+    lounge_share_by_value_quintile: tuple[float, float, float, float, float] = (
+        0.05, 0.15, 0.30, 0.45, 0.60,
+    )  # fmt: skip
+    """Buyers who use the loyalty lounge (no effect on scores), lowest to highest value quintile."""
+    lounge_visit_days: float = 60.0
+    """Mean days between a lounge member's visits."""
 
     # -- advocacy and social -----------------------------------------------------------------
     referral_share: float = 0.30
@@ -155,6 +163,10 @@ class GeneratorSettings:
             raise ValueError("file_format must be 'csv' or 'parquet'")
         if self.window_end <= self.window_start:
             raise ValueError("window_end must be after window_start")
+        if not 0.0 <= self.value_effect <= self.person_effect_sd:
+            raise ValueError("value_effect must be in [0, person_effect_sd]")
+        if len(self.lounge_share_by_value_quintile) != 5 or self.lounge_visit_days <= 0:
+            raise ValueError("lounge shares need five quintiles and a positive visit gap")
         if len(self.competitors) != 2 or len(self.brand_shares) != 3:
             raise ValueError("the world has our brand and exactly two competitors")
 

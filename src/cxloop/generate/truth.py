@@ -137,6 +137,9 @@ def write_truth(
         "churned_at": timestamps(seconds).take(
             pa.array(np.arange(len(seconds)), mask=np.isnan(b.churned))),
         "first_delivery_late": pa.array(b.first_late),
+        "value": pa.array(np.round(_per_buyer(world, world.value.z, 0.0), 6)),
+        "value_quintile": pa.array(_per_buyer(world, world.value.quintile + 1, 0)),
+        "loyalty_lounge": pa.array(_per_buyer(world, world.value.lounge, False)),
     })  # fmt: skip
     _json(out / "parameters.json", parameters(world))
     _json(out / "effects.json", effects(world))
@@ -239,7 +242,41 @@ def effects(world: World) -> dict[str, Any]:
             "return_share": {"on_time": s.return_share,
                              "after_late_delivery": s.return_share_after_late},
         },
+        "confounded_null": confounded_null(world),
         "sentiment": "text sentiment is +1 when s >= 8.5, -1 when s < 6.5, else 0",
+    }  # fmt: skip
+
+
+def _per_buyer(world: World, values: np.ndarray, missing: object) -> np.ndarray:
+    """`values` (given per buyer of `world.value`) in the order of `world.buyers`."""
+    out = np.full(world.persons.count, missing, dtype=np.asarray(values).dtype)
+    out[world.value.person] = values
+    return out[world.buyers.person]
+
+
+def confounded_null(world: World) -> dict[str, Any]:
+    """The touchpoint with no effect on scores whose members are the high-value customers."""
+    s, v = world.settings, world.value
+    effect = world.persons.person_effect[v.person]
+    corr = float(np.corrcoef(effect, v.z)[0, 1]) if len(v.z) > 2 else 0.0
+    rates = [float(v.lounge[v.quintile == q].mean()) if np.any(v.quintile == q) else 0.0
+             for q in range(5)]
+    return {
+        "touchpoint": "loyalty_lounge", "stage": "own", "outcome": "any visit",
+        "effect": {metric: 0.0 for metric in ("nps", "ces", "csat", "rating")},
+        "confounded_by": "customer value",
+        "value": "z = (log(1 + amount of the person's non-cancelled orders in the window) "
+                 "- mean) / sd, mean and sd over the organic buyers",
+        "value_scale": {"mean": round(v.scale.mean, 6), "sd": round(v.scale.sd, 6),
+                        "quintile_cuts": [round(float(c), 6) for c in v.scale.cuts]},
+        "value_effect": s.value_effect,
+        "person_effect": "value_effect * z + sqrt(person_effect_sd^2 - value_effect^2) * e",
+        "person_effect_value_correlation": round(corr, 4),
+        "exposure_rate_by_value_quintile": list(s.lounge_share_by_value_quintile),
+        "observed_exposure_rate_by_value_quintile": [round(r, 4) for r in rates],
+        "members": int(v.lounge.sum()),
+        "buyers": len(v.person),
+        "visit_gap_days": s.lounge_visit_days,
     }  # fmt: skip
 
 

@@ -39,11 +39,18 @@ from cxloop.generate.records import (
 )
 from cxloop.generate.settings import GeneratorSettings
 from cxloop.generate.social import Mentions, share_events, simulate_mentions
+from cxloop.generate.value import (
+    ValueScale,
+    ValueTruth,
+    lounge_visits,
+    raw_value,
+    with_value_effect,
+)
 
 Progress = Callable[[str, float], None]
 STREAMS = (
     "people", "identifiers", "purchases", "experiences", "voice", "referrals", "social",
-    "sessions", "browsing", "records", "advocacy", "export",
+    "sessions", "browsing", "records", "advocacy", "export", "lounge",
 )  # fmt: skip
 
 
@@ -63,6 +70,7 @@ class World:
     customers: Customers
     visitors: int
     export_rng: np.random.Generator
+    value: ValueTruth
 
 
 def simulate_world(s: GeneratorSettings, progress: Progress) -> World:
@@ -83,6 +91,9 @@ def simulate_world(s: GeneratorSettings, progress: Progress) -> World:
         rng["purchases"], s, organic, acquired, web_share[organic]
     )
     own1 = own_stage(rng["experiences"], s, persons, orders1, np.arange(orders1.count))
+    scale = ValueScale.of(raw_value(orders1, n)[organic])
+    value_z = scale.standard(raw_value(orders1, n))
+    persons = with_value_effect(s, persons, organic, value_z[organic])
     experience = Experience.of(own1.deliveries, own1.contacts, own1.onboardings)
     first_t = first_order_times(orders1, n)
     nps1 = relationship_answers(
@@ -99,6 +110,8 @@ def simulate_world(s: GeneratorSettings, progress: Progress) -> World:
     own2 = own_stage(
         rng["experiences"], s, persons, orders2, orders1.count + np.arange(orders2.count)
     )
+    value_z[pool] = scale.standard(raw_value(orders2, n)[pool])
+    persons = with_value_effect(s, persons, pool, value_z[pool])
     orders = stack([orders1, orders2])
     deliveries = stack([own1.deliveries, own2.deliveries])
     contacts = stack([own1.contacts, own2.contacts])
@@ -126,6 +139,9 @@ def simulate_world(s: GeneratorSettings, progress: Progress) -> World:
 
     mentions = simulate_mentions(rng["social"], s, persons, first_t, experience)
     browse, visitors = browse_sessions(rng["browsing"], s, persons)
+    lounge, value = lounge_visits(
+        rng["lounge"], s, persons, all_buyers, value_z[all_buyers], first_t, scale
+    )
     parts = (
         order_sessions(rng["sessions"], persons, orders, np.arange(orders.count))
         + own1.events
@@ -134,6 +150,7 @@ def simulate_world(s: GeneratorSettings, progress: Progress) -> World:
         + referral_events(rng["advocacy"], referrals)
         + review_events(rng["advocacy"], answers)
         + share_events(rng["advocacy"], mentions)
+        + [lounge]
     )
     events = stack(parts)
     buyers = stack([buyers1, buyers2])
@@ -158,6 +175,7 @@ def simulate_world(s: GeneratorSettings, progress: Progress) -> World:
         customers=customers,
         visitors=visitors,
         export_rng=rng["export"],
+        value=value,
     )
 
 

@@ -42,7 +42,8 @@ PERSIST_SQL = [
     # reads this narrow table instead of joining millions of events to their links again.
     """CREATE OR REPLACE TABLE profile_events AS
     SELECT l.profile_id, e.source, e.event_id, e.occurred_at, e.touchpoint, e.channel,
-           coalesce(e.stage, tp.stage) AS stage, e.duration_s, e.success
+           coalesce(e.stage, tp.stage) AS stage, e.duration_s, e.success,
+           json_extract_string(e.properties, '$.order_id') AS order_id
     FROM events e
     JOIN profile_links l ON l.kind = 'events' AND l.source = e.source AND l.id = e.event_id
     LEFT JOIN touchpoints tp ON tp.touchpoint = e.touchpoint""",
