@@ -77,7 +77,12 @@ def test_report_renders_in_chromium(report_file):
             titles = page.locator("section h2").all_inner_texts()
             assert titles[:2] == ["What changed", "Composite scorecard"]
             assert {"Advocacy", "Economic value", "By touchpoint"} <= set(titles)
-            assert {"Journey", "Customer lifetime value", "CLV validation"} <= set(titles)
+            assert {
+                "Journey",
+                "Pivotal moments",
+                "Customer lifetime value",
+                "CLV validation",
+            } <= set(titles)
             charts = page.locator(".chart svg")
             assert charts.count() >= 10
             for i in range(charts.count()):
