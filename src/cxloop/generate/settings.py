@@ -129,7 +129,7 @@ class GeneratorSettings:
     effect_onboarding_success: float = 1.0
     experience_memory_days: float = 180.0
     """A relational answer remembers late deliveries and unresolved contacts this long."""
-    value_effect: float = 0.8
+    value_effect: float = 1.0
     """Latent satisfaction points per SD of customer value (the planted confounder)."""
     lounge_share_by_value_quintile: tuple[float, float, float, float, float] = (
         0.05, 0.15, 0.30, 0.45, 0.60,

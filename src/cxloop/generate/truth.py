@@ -259,8 +259,10 @@ def confounded_null(world: World) -> dict[str, Any]:
     s, v = world.settings, world.value
     effect = world.persons.person_effect[v.person]
     corr = float(np.corrcoef(effect, v.z)[0, 1]) if len(v.z) > 2 else 0.0
-    rates = [float(v.lounge[v.quintile == q].mean()) if np.any(v.quintile == q) else 0.0
-             for q in range(5)]
+    rates = [
+        float(v.lounge[v.quintile == q].mean()) if np.any(v.quintile == q) else 0.0
+        for q in range(5)
+    ]
     return {
         "touchpoint": "loyalty_lounge", "stage": "own", "outcome": "any visit",
         "effect": {metric: 0.0 for metric in ("nps", "ces", "csat", "rating")},
