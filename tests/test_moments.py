@@ -79,3 +79,19 @@ def test_cli_json_and_errors(workspace, tmp_path):
     bad = run_cli("moments", str(empty), "--outcome", "happiness")
     assert bad.returncode != 0 and "unknown outcome" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_a_value_confounded_null_moment_is_not_significant_after_adjustment(workspace):
+    """truth/effects.json: loyalty_lounge has no effect on scores, but high-value customers
+    use it more and answer higher. The naive difference shows an "effect"; the adjusted one
+    must not."""
+    with cxloop.Workspace.open(workspace) as ws:
+        doc = build_moments(ws, MomentsSettings(outcome="nps"))
+    lounge = next(
+        m
+        for m in doc["moments"]
+        if (m["touchpoint"], m["condition"]) == ("loyalty_lounge", "reached")
+    )
+    assert lounge["naive_ci_low"] > 0  # the naive number misleads
+    assert not lounge["significant"]
+    assert lounge["ci_low"] < 0 < lounge["ci_high"]

@@ -107,11 +107,12 @@ def build_moments(ws: Workspace, settings: MomentsSettings | None = None) -> dic
             meta.append((t, "failed"))
     value = np.zeros(n)
     orders = np.zeros(n)
+    lifetime = np.zeros(n)
     tenure = np.zeros(n)
-    for unit, revenue, n_orders, days in covariates:
-        value[unit], orders[unit], tenure[unit] = revenue, n_orders, days
+    for unit, revenue, n_orders, total, days in covariates:
+        value[unit], orders[unit], lifetime[unit], tenure[unit] = revenue, n_orders, total, days
     covariate_matrix = np.column_stack(
-        [np.log1p(value), np.log1p(orders), tenure / 365.0, relational]
+        [np.log1p(value), np.log1p(orders), np.log1p(lifetime), tenure / 365.0, relational]
     )
     threshold = np.quantile(value, 1 - settings.high_value_share) if n else 0.0
     high_value = value >= threshold if threshold > 0 else None
@@ -126,6 +127,7 @@ def build_moments(ws: Workspace, settings: MomentsSettings | None = None) -> dic
             covariate_names=[
                 "log revenue before",
                 "log orders before",
+                "log customer value",
                 "tenure (years)",
                 "about the relationship",
             ],

@@ -7,9 +7,11 @@ Its experiences are the profile's events that precede it:
 - an answer without one: the profile's events in the `window_days` before the answer;
 - an order (repurchase): the events of that order, and the profile's own-stage events
   (delivery, onboarding, support, returns) after it, up to the next order or `window_days`.
-Covariates describe the customer before the outcome: completed revenue and orders before it,
-and tenure (days since the first completed order), so that valuable, long-standing customers
-who touch more and answer higher do not pass for an effect.
+Covariates describe the customer: completed revenue and orders before the outcome, tenure
+(days since the first completed order), and the customer's value over all the data (their
+total completed revenue: a trait of the customer, the value tier a programme would use), so
+that valuable, long-standing customers who touch more and answer higher do not pass for an
+effect.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ def covariates_sql() -> str:
 SELECT u.unit,
        coalesce(sum(CAST(o.amount AS DOUBLE)) FILTER (WHERE o.ordered_at < u.at), 0) AS revenue,
        count(o.order_id) FILTER (WHERE o.ordered_at < u.at) AS orders,
+       coalesce(sum(CAST(o.amount AS DOUBLE)), 0) AS lifetime_revenue,
        coalesce(date_diff('day', min(o.ordered_at) FILTER (WHERE o.ordered_at < u.at), u.at), 0)
            AS tenure_days
 FROM units u
