@@ -21,6 +21,9 @@ from cxloop.identity.components import connected_components
 if TYPE_CHECKING:
     from cxloop.workspace import Workspace
 
+# The shape of the tables a build writes; a workspace built with another shape is rebuilt.
+PROFILES_SCHEMA = 2
+
 PERSIST_SQL = [
     # Every node with its profile. A component's label is its smallest nid, and nids follow
     # the naming order (graph.NODES_SQL), so the label's node is the one that names it.
@@ -146,6 +149,10 @@ class Profiles:
                     "INSERT OR REPLACE INTO meta VALUES ('profiles_data_version', ?)",
                     [str(self.ws.data_version)],
                 )
+                e.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('profiles_schema', ?)",
+                    [str(PROFILES_SCHEMA)],
+                )
         finally:
             for table in graph.TEMP_TABLES:
                 e.execute(f"DROP TABLE IF EXISTS {table}")
@@ -157,9 +164,15 @@ class Profiles:
 
     @property
     def stale(self) -> bool:
-        """True when data was loaded after the profiles were built."""
+        """True when data was loaded after the profiles were built, or when they were built
+        by a version of cxloop whose profile tables had another shape."""
         built_at = self.engine.scalar("SELECT value FROM meta WHERE key = 'profiles_data_version'")
-        return built_at is None or int(built_at) != self.ws.data_version
+        shape = self.engine.scalar("SELECT value FROM meta WHERE key = 'profiles_schema'")
+        return (
+            built_at is None
+            or int(built_at) != self.ws.data_version
+            or shape != str(PROFILES_SCHEMA)
+        )
 
     def summary(self) -> ProfileSummary:
         """Counts of profiles, records and merges by rule (builds profiles if needed)."""

@@ -86,18 +86,24 @@ def build_journey(ws: Workspace, settings: JourneySettings | None = None) -> dic
     period = (
         parse_period(settings.period) if settings.period else Period(ws.config.scorecard.period)
     )
-    stages, loop = _stages(ws)
-    paths, attribution = _paths_and_attribution(ws, settings)
-    return {
-        "settings": {**asdict(settings), "period": period.value},
-        "stages": stages,
-        "loop": loop,
-        "transitions": _transitions(ws, stages),
-        "touchpoints": _touchpoints(ws, settings),
-        "funnel": _funnel(ws, settings, period),
-        "paths": paths,
-        "attribution": attribution,
-    }
+    for sql in queries.materialize():
+        ws.engine.execute(sql)
+    try:
+        stages, loop = _stages(ws)
+        paths, attribution = _paths_and_attribution(ws, settings)
+        return {
+            "settings": {**asdict(settings), "period": period.value},
+            "stages": stages,
+            "loop": loop,
+            "transitions": _transitions(ws, stages),
+            "touchpoints": _touchpoints(ws, settings),
+            "funnel": _funnel(ws, settings, period),
+            "paths": paths,
+            "attribution": attribution,
+        }
+    finally:
+        for sql in queries.DROP:
+            ws.engine.execute(sql)
 
 
 def _rows(ws: Workspace, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ STAGE_RANK = "CASE stage WHEN 'buy' THEN 0 WHEN 'own' THEN 1 ELSE 2 END"
 
 # One row per loop act: events with their (event or catalogue) stage, completed orders (buy),
 # public reviews and referrals made (advocate). `is_order` marks completed orders.
-ACTS = """acts AS (
+ACTS_DEFINITION = """acts AS (
     SELECT profile_id, occurred_at AS ts, stage, 0 AS is_order FROM profile_events
     WHERE profile_id IS NOT NULL AND stage IN ('buy', 'own', 'advocate')
     UNION ALL
@@ -34,7 +34,7 @@ ACTS = """acts AS (
     WHERE l.profile_id IS NOT NULL
 )"""
 
-RUNS = f"""{ACTS},
+RUNS_DEFINITION = f"""acts AS (SELECT * FROM journey_acts),
 ranked AS (
     SELECT profile_id, ts, stage, {STAGE_RANK} AS rank_,
            CASE WHEN stage IS DISTINCT FROM lag(stage) OVER (
@@ -50,6 +50,23 @@ runs AS (
     SELECT profile_id, run_no, any_value(stage) AS stage, min(ts) AS started, count(*) AS acts
     FROM numbered GROUP BY profile_id, run_no
 )"""
+
+# The acts and their runs are computed once per `build_journey` (see `materialize`); every
+# query below reads them from those temporary tables instead of re-deriving them from the
+# events each time.
+ACTS = "acts AS (SELECT * FROM journey_acts)"
+RUNS = "acts AS (SELECT * FROM journey_acts), runs AS (SELECT * FROM journey_runs)"
+
+
+def materialize() -> list[str]:
+    """Statements that build `journey_acts` and `journey_runs` (temporary tables)."""
+    return [
+        f"CREATE OR REPLACE TEMP TABLE journey_acts AS WITH {ACTS_DEFINITION} SELECT * FROM acts",
+        f"CREATE OR REPLACE TEMP TABLE journey_runs AS WITH {RUNS_DEFINITION} SELECT * FROM runs",
+    ]
+
+
+DROP = ["DROP TABLE IF EXISTS journey_acts", "DROP TABLE IF EXISTS journey_runs"]
 
 
 def stages_sql() -> str:
