@@ -111,8 +111,9 @@ def profiles(
     from cxloop.workspace import Workspace
 
     with Workspace.open(workspace) as ws:
-        if rebuild or not ws.profiles.built or ws.profiles.stale:
+        if rebuild:
             ws.profiles.build()
+        ws.profiles.ensure_current()
         if lookup is not None:
             profile = ws.profiles.lookup(lookup)
             if profile is None:

@@ -162,6 +162,12 @@ class Profiles:
     def built(self) -> bool:
         return self.engine.table_exists("profiles")
 
+    def ensure_current(self) -> None:
+        """Build the profiles when they are missing or older than the data: every analysis
+        over profiles calls this instead of checking for itself."""
+        if not self.built or self.stale:
+            self.build()
+
     @property
     def stale(self) -> bool:
         """True when data was loaded after the profiles were built, or when they were built

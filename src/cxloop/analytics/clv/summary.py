@@ -92,15 +92,9 @@ class RFMSummary:
         return (self.holdout_end - self.calibration_end).days / UNITS[self.time_unit]
 
 
-def ensure_profiles(ws: Workspace) -> None:
-    """Orders are summarised per unified profile, so profiles must be current."""
-    if not ws.profiles.built or ws.profiles.stale:
-        ws.profiles.build()
-
-
 def order_range(ws: Workspace) -> tuple[date | None, date | None, int]:
     """First and last completed order day (UTC) linked to a profile, and their number."""
-    ensure_profiles(ws)
+    ws.profiles.ensure_current()  # orders are summarised per unified profile
     row = ws.engine.fetchone(RANGE_SQL)
     return row[0], row[1], int(row[2])
 
@@ -120,7 +114,7 @@ def rfm_summary(
         raise CxloopError(
             f"holdout end {holdout_end} must be after the calibration end {calibration_end}"
         )
-    ensure_profiles(ws)
+    ws.profiles.ensure_current()  # orders are summarised per unified profile
     return summary_from_engine(
         ws.engine, calibration_end=calibration_end, holdout_end=holdout_end, time_unit=time_unit
     )

@@ -81,8 +81,7 @@ def build_journey(ws: Workspace, settings: JourneySettings | None = None) -> dic
     """Compute the journey document over the workspace's unified profiles (built if stale)."""
     settings = settings or JourneySettings.from_config(ws.config)
     settings.validate()
-    if not ws.profiles.built or ws.profiles.stale:
-        ws.profiles.build()
+    ws.profiles.ensure_current()
     period = (
         parse_period(settings.period) if settings.period else Period(ws.config.scorecard.period)
     )

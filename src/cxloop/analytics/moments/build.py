@@ -52,8 +52,7 @@ def build_moments(ws: Workspace, settings: MomentsSettings | None = None) -> dic
     """Estimate and rank the pivotal moments for one outcome."""
     settings = settings or MomentsSettings()
     settings.validate()
-    if not ws.profiles.built or ws.profiles.stale:
-        ws.profiles.build()
+    ws.profiles.ensure_current()
     params = {"metric": settings.outcome, "window_days": settings.window_days}
     units_sql = (
         queries.repurchase_sql() if settings.outcome == "repurchase" else queries.answers_sql()

@@ -93,34 +93,29 @@ def _clean(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-def _matrix(x: ArrayLike, what: str, n: int | None = None) -> Float:
+def _array(x: ArrayLike, what: str, ndim: int, n: int | None = None) -> Float:
+    """A finite float array of `ndim` dimensions (and `n` rows), or a one-line error."""
     try:
         a = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise CxloopError(f"{what} must be numeric: {exc}") from exc
-    if a.ndim != 2:
-        raise CxloopError(f"{what} must be a 2-D array (rows x columns), got shape {a.shape}")
+    if a.ndim != ndim:
+        shape = "a 2-D array (rows x columns)" if ndim == 2 else "a 1-D array"
+        raise CxloopError(f"{what} must be {shape}, got shape {a.shape}")
     if n is not None and a.shape[0] != n:
         raise CxloopError(f"{what} has {a.shape[0]} rows but the outcome has {n}")
     bad = int((~np.isfinite(a)).sum())
     if bad:
         raise CxloopError(f"{what} holds {bad} missing or non-finite values")
     return a
+
+
+def _matrix(x: ArrayLike, what: str, n: int | None = None) -> Float:
+    return _array(x, what, 2, n)
 
 
 def _vector(x: ArrayLike, what: str, n: int | None = None) -> Float:
-    try:
-        a = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise CxloopError(f"{what} must be numeric: {exc}") from exc
-    if a.ndim != 1:
-        raise CxloopError(f"{what} must be a 1-D array, got shape {a.shape}")
-    if n is not None and a.shape[0] != n:
-        raise CxloopError(f"{what} has {a.shape[0]} rows but the outcome has {n}")
-    bad = int((~np.isfinite(a)).sum())
-    if bad:
-        raise CxloopError(f"{what} holds {bad} missing or non-finite values")
-    return a
+    return _array(x, what, 1, n)
 
 
 def _independent_columns(x: Float) -> tuple[NDArray[np.bool_], Float | None, Float | None]:

@@ -26,8 +26,7 @@ def build_scorecard(
 ) -> dict[str, Any]:
     """Compute the scorecard over the workspace's unified profiles (built if stale)."""
     scope = scope or Scope(period=Period(ws.config.scorecard.period))
-    if not ws.profiles.built or ws.profiles.stale:
-        ws.profiles.build()
+    ws.profiles.ensure_current()
     settings = ws.config.scorecard
     params = {
         **scope.params,

@@ -356,9 +356,7 @@ def referrals_sql(scope: Scope) -> str:
         f"SELECT r.converted_order_id IS NOT NULL AS converted, "
         f"{scope.period.trunc_sql('r.created_at')} AS period, "
         f"CAST({dim or 'NULL'} AS VARCHAR) AS grp "
-        f"FROM referrals r LEFT JOIN profile_links l ON l.kind = 'referrer' "
-        f"AND l.source = r.source AND l.id = r.referral_id "
-        f"LEFT JOIN profiles p ON p.profile_id = l.profile_id "
+        f"FROM referrals r {_profile_join('referrer', 'r', 'source', 'referral_id')} "
         f"WHERE {scope.window('r.created_at')}"
     )
     aggregates = "count(*) AS referrals, sum(CASE WHEN converted THEN 1 ELSE 0 END) AS converted"
