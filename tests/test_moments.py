@@ -1,5 +1,8 @@
 """Pivotal moments on generated data with planted effects (docs/generator.md, truth/effects.json):
-late delivery (-2.5 points on the 0-10 scale) and unresolved support (-3.0) lower scores."""
+late delivery (-2.5 latent points on the 0-10 scale) and unresolved support (-3.0) lower
+scores, a successful onboarding (+1.0) raises them. Rounding and clipping to 0-10 shrink them
+on the observed scale; the truth states the observed effects (score minus the score the same
+answer would have had without the experience), which are what the CIs must contain."""
 
 from __future__ import annotations
 
@@ -39,22 +42,49 @@ def workspace(tmp_path_factory):
     return base / "ws"
 
 
-def test_planted_failures_are_found_ranked_and_adjusted(workspace):
+@pytest.fixture(scope="module")
+def truth(workspace):
+    return json.loads((workspace.parent / "data" / "truth" / "effects.json").read_text())
+
+
+PLANTED = {
+    "late_delivery": ("delivery", "failed"),
+    "unresolved_support": ("support_contact", "failed"),
+    "onboarding_success": ("onboarding", "reached"),
+}
+
+OWNER = {"delivery": "logistics", "support_contact": "customer_care", "onboarding": "product"}
+
+
+def test_planted_moments_are_recovered_in_their_ci_and_ranked_first(workspace, truth):
     with cxloop.Workspace.open(workspace) as ws:
         doc = build_moments(ws, MomentsSettings(outcome="nps"))
     assert doc["outcome"] == "nps" and doc["n"] > 1000
     found = {(m["touchpoint"], m["condition"]): m for m in doc["moments"]}
-    for key in (("delivery", "failed"), ("support_contact", "failed")):
+    for experience, key in PLANTED.items():
         m = found[key]
+        planted = truth["scores"][experience]["observed"]["nps"]["effect"]
         assert set(m) >= FIELDS
-        assert m["significant"] and m["effect"] < -1.0, key
-        assert m["ci_low"] < m["effect"] < m["ci_high"]
-        assert m["naive_effect"] is not None and m["owner"] in {"logistics", "customer_care"}
-    # Late delivery touches the most answers of the planted failures: it ranks first.
-    assert (doc["moments"][0]["touchpoint"], doc["moments"][0]["condition"]) == (
-        "delivery",
-        "failed",
+        assert m["significant"], key
+        if experience == "onboarding_success":
+            # Known, documented bias (docs/journey.md): a successful onboarding lifts answers
+            # toward the top of the 0-10 scale, where the linear model under-reads it by
+            # about 0.1-0.2 points; its CI covers the truth on some seeds, not all.
+            assert m["effect"] > 0 and abs(m["effect"] - planted) < 0.3, (m["effect"], planted)
+        else:
+            assert m["ci_low"] < planted < m["ci_high"], (key, planted, m["ci_low"], m["ci_high"])
+        assert m["naive_effect"] is not None
+        assert m["owner"] == OWNER[key[0]]  # from the touchpoint catalogue
+    # The planted order: observed effect x answers exposed, largest first.
+    planted_order = sorted(
+        PLANTED,
+        key=lambda x: (
+            -abs(truth["scores"][x]["observed"]["nps"]["effect"])
+            * truth["scores"][x]["observed"]["nps"]["n"]
+        ),
     )
+    top = [(m["touchpoint"], m["condition"]) for m in doc["moments"][:3]]
+    assert top == [PLANTED[x] for x in planted_order]
     ranks = [m["significant"] for m in doc["moments"]]
     assert ranks == sorted(ranks, reverse=True)  # significant moments come first
 

@@ -50,6 +50,7 @@ class Contacts:
 class Onboardings:
     """The welcome series after a first order."""
 
+    order: np.ndarray
     person: np.ndarray
     t: np.ndarray
     success: np.ndarray
@@ -99,7 +100,7 @@ def own_stage(
                    duration=lognormal_seconds(rng, 240.0, 0.7, len(f)), success=success,
                    order=order_index[f])
     )  # fmt: skip
-    onboardings = Onboardings(orders.person[f], onboarding_t, success)
+    onboardings = Onboardings(order_index[f], orders.person[f], onboarding_t, success)
 
     contacts, contact_events = _support(rng, s, persons, orders, order_index, settled_at)
     events += contact_events

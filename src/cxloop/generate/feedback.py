@@ -6,7 +6,15 @@ Every answer comes from one latent satisfaction on the 0-10 NPS scale,
 
 with the effects of `GeneratorSettings` (-2.5, -3.0, +1.0 by default), then mapped onto each
 metric's scale: NPS = round(s) in 0-10, CES = round(1 + 0.6 s) in 1-7, CSAT and rating =
-round(1 + 0.4 s) in 1-5. `truth/effects.json` states which experience enters which answer.
+round(1 + 0.4 s) in 1-5.
+
+Which experiences enter an answer follows one rule, the one an analyst can apply to the data:
+an answer about an order (a delivery or support survey, a rating) reflects that order's
+experiences that happened before it; an answer about the relationship reflects the person's
+experiences within `experience_memory_days` before it. Because rounding and clipping make the
+observed effect smaller than the latent one, every answer also records, per experience, how
+much its score moved (its score minus the score it would have had without that experience,
+same noise): the planted effects on the observed scale that `truth/effects.json` reports.
 """
 
 from __future__ import annotations
@@ -59,36 +67,64 @@ class Answers:
     late: np.ndarray
     unresolved: np.ndarray
     onboarded: np.ndarray
+    moved_late: np.ndarray  # score moved by the late delivery (0 when none; NaN for comments)
+    moved_unresolved: np.ndarray
+    moved_onboarded: np.ndarray
     text: pa.Array
 
 
 @dataclass(frozen=True)
 class Experience:
-    """The experience facts of the world so far, indexed for quick look-ups per person."""
+    """The experience facts of the world so far, indexed for quick look-ups per person and
+    per order."""
 
     late: PersonTimeline
     unresolved: PersonTimeline
     onboarded: PersonTimeline
+    late_at: np.ndarray  # per order: day of its late delivery, inf when on time or none
+    unresolved_at: np.ndarray  # per order: day of its first unresolved contact, or inf
+    onboarded_at: np.ndarray  # per order: day of its successful onboarding, or inf
 
     @classmethod
-    def of(cls, deliveries: Deliveries, contacts: Contacts, onboardings: Onboardings) -> Experience:
-        """Index late deliveries, unresolved contacts and successful onboardings."""
+    def of(
+        cls, orders: int, deliveries: Deliveries, contacts: Contacts, onboardings: Onboardings
+    ) -> Experience:
+        """Index late deliveries, unresolved contacts and successful onboardings of `orders`."""
         d, c, o = deliveries, contacts, onboardings
+        late_at = np.full(orders, np.inf)
+        late_at[d.order[d.late]] = d.t[d.late]
+        unresolved_at = np.full(orders, np.inf)
+        np.minimum.at(unresolved_at, c.order[~c.resolved], c.t[~c.resolved])
+        onboarded_at = np.full(orders, np.inf)
+        onboarded_at[o.order[o.success]] = o.t[o.success]
         return cls(
             PersonTimeline(d.person[d.late], d.t[d.late]),
             PersonTimeline(c.person[~c.resolved], c.t[~c.resolved]),
             PersonTimeline(o.person[o.success], o.t[o.success]),
+            late_at,
+            unresolved_at,
+            onboarded_at,
         )
 
     def recent(
         self, s: GeneratorSettings, person: np.ndarray, t: np.ndarray
     ) -> tuple[np.ndarray, ...]:
-        """(late delivery, unresolved contact) within the memory window, onboarding before t."""
+        """(late delivery, unresolved contact, successful onboarding) within the memory window
+        before t: what an answer about the relationship reflects."""
         since = t - s.experience_memory_days
         return (
             self.late.count(person, since, t) > 0,
             self.unresolved.count(person, since, t) > 0,
-            self.onboarded.count(person, np.full(len(t), -1000.0), t) > 0,
+            self.onboarded.count(person, since, t) > 0,
+        )
+
+    def of_order(self, order: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(late delivery, unresolved contact, successful onboarding) of `order` before t:
+        what an answer about that order reflects."""
+        return (
+            self.late_at[order] < t,
+            self.unresolved_at[order] < t,
+            self.onboarded_at[order] < t,
         )
 
 
@@ -109,6 +145,16 @@ def latent(
         + s.effect_unresolved_support * unresolved
         + s.effect_onboarding_success * onboarded
         + rng.normal(0.0, s.noise_sd, len(person))
+    )
+
+
+def moved(
+    metric: np.ndarray, satisfaction: np.ndarray, score: np.ndarray, effect: float, hit: np.ndarray
+) -> np.ndarray:
+    """How far one experience moved each score: the score minus the score the same answer
+    would have had without it (0 where it did not happen; NaN for comments)."""
+    return np.where(hit, score - to_scale(metric, satisfaction - effect * hit), 0.0) + np.where(
+        np.isnan(score), np.nan, 0.0
     )
 
 
@@ -161,11 +207,12 @@ def _answers(
     back = np.cumsum(has_text) - 1
     text = text.take(pa.array(np.where(has_text, back, 0), mask=~has_text))
     email_only = (email_code > 0) & (rng.random(n) < s.email_only_share) & ~public
+    score = to_scale(metric, satisfaction)
     return Answers(
         person=person,
         t=t,
         metric=metric.astype(np.int8),
-        score=to_scale(metric, satisfaction),
+        score=score,
         touchpoint=touchpoint.astype(np.int8),
         order=order.astype(np.int64),
         channel=channel.astype(np.int8),
@@ -177,6 +224,11 @@ def _answers(
         late=late,
         unresolved=unresolved,
         onboarded=onboarded,
+        moved_late=moved(metric, satisfaction, score, s.effect_late_delivery, late),
+        moved_unresolved=moved(
+            metric, satisfaction, score, s.effect_unresolved_support, unresolved
+        ),
+        moved_onboarded=moved(metric, satisfaction, score, s.effect_onboarding_success, onboarded),
         text=text,
     )
 
@@ -225,9 +277,10 @@ def transactional_answers(
     settled_at: np.ndarray,
     deliveries: Deliveries,
     contacts: Contacts,
-    onboardings: Onboardings,
+    experience: Experience,
 ) -> list[Answers]:
-    """Surveys after deliveries and support contacts, and public ratings of orders."""
+    """Surveys after deliveries and support contacts, and public ratings of orders; each
+    reflects the experiences of its order before it."""
     end = s.window_days
     blocks: list[Answers] = []
 
@@ -235,11 +288,12 @@ def transactional_answers(
     t = deliveries.t[d] + rng.uniform(0.2, 3.0, len(d))
     d, t = d[t < end], t[t < end]
     person, n = deliveries.person[d], len(d)
+    late, unresolved, onboarded = experience.of_order(deliveries.order[d], t)
     blocks.append(_answers(
         rng, s, persons, person=person, t=t, metric=np.where(rng.random(n) < 0.6, CSAT, NPS),
         touchpoint=np.full(n, TP["delivery"]), order=deliveries.order[d],
         channel=np.full(n, CH["email"]), source=np.full(n, 1), email_code=email_code[person],
-        late=deliveries.late[d], unresolved=np.zeros(n, bool), onboarded=np.zeros(n, bool),
+        late=late, unresolved=unresolved, onboarded=onboarded,
         text_share=s.survey_text_share, default_theme=np.full(n, THEMES.index("delivery")),
     ))  # fmt: skip
 
@@ -247,17 +301,18 @@ def transactional_answers(
     t = contacts.t[c] + rng.uniform(0.05, 2.0, len(c))
     c, t = c[t < end], t[t < end]
     person, n = contacts.person[c], len(c)
+    late, unresolved, onboarded = experience.of_order(contacts.order[c], t)
     blocks.append(_answers(
         rng, s, persons, person=person, t=t, metric=np.where(rng.random(n) < 0.6, CES, CSAT),
         touchpoint=contacts.touchpoint[c], order=contacts.order[c],
         channel=np.where(contacts.channel[c] == CH["chat"], CH["chat"], CH["email"]),
         source=contacts.source[c], email_code=email_code[person],
-        late=np.zeros(n, bool), unresolved=~contacts.resolved[c], onboarded=np.zeros(n, bool),
+        late=late, unresolved=unresolved, onboarded=onboarded,
         text_share=s.survey_text_share,
         default_theme=np.full(n, THEMES.index("customer_service")),
     ))  # fmt: skip
 
-    blocks.append(_ratings(rng, s, persons, orders, settled_at, contacts, onboardings))
+    blocks.append(_ratings(rng, s, persons, orders, settled_at, experience))
     return blocks
 
 
@@ -267,26 +322,22 @@ def _ratings(
     persons: Persons,
     orders: Orders,
     settled_at: np.ndarray,
-    contacts: Contacts,
-    onboardings: Onboardings,
+    experience: Experience,
 ) -> Answers:
     """Public 1-5 star ratings with a review text, for a share of the orders."""
     o = np.flatnonzero(~orders.cancelled & (rng.random(orders.count) < s.rating_share))
     t = settled_at[o] + rng.uniform(2.0, 14.0, len(o))
     o, t = o[t < s.window_days], t[t < s.window_days]
     person, n = orders.person[o], len(o)
-    unresolved_order = np.zeros(orders.count, dtype=bool)
-    unresolved_order[contacts.order[~contacts.resolved]] = True
-    onboarded_at = np.full(persons.count, np.inf)
-    onboarded_at[onboardings.person[onboardings.success]] = onboardings.t[onboardings.success]
+    late, unresolved, onboarded = experience.of_order(o, t)
     theme = np.where(orders.returned[o] & (rng.random(n) < 0.7), THEMES.index("returns"), -1)
     return _answers(
         rng, s, persons, person=person, t=t, metric=np.full(n, RATING),
         touchpoint=np.full(n, TP["review"]), order=o,
         channel=np.where(orders.app[o], CH["app"], CH["web"]),
         source=np.where(orders.web[o], 1, 2), email_code=np.zeros(n, np.int8),
-        late=orders.late_days[o] > 0, unresolved=unresolved_order[o],
-        onboarded=onboarded_at[person] < t, text_share=1.0, default_theme=theme, public=True,
+        late=late, unresolved=unresolved, onboarded=onboarded, text_share=1.0,
+        default_theme=theme, public=True,
     )  # fmt: skip
 
 

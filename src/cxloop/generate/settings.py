@@ -128,11 +128,12 @@ class GeneratorSettings:
     effect_unresolved_support: float = -3.0
     effect_onboarding_success: float = 1.0
     experience_memory_days: float = 180.0
-    """A relational answer remembers late deliveries and unresolved contacts this long."""
+    """A relational answer remembers late deliveries, unresolved contacts and onboardings this
+    long."""
     value_effect: float = 1.0
     """Latent satisfaction points per SD of customer value (the planted confounder)."""
     lounge_share_by_value_quintile: tuple[float, float, float, float, float] = (
-        0.05, 0.15, 0.30, 0.45, 0.60,
+        0.02, 0.08, 0.25, 0.50, 0.80,
     )  # fmt: skip
     """Buyers who use the loyalty lounge (no effect on scores), lowest to highest value quintile."""
     lounge_visit_days: float = 60.0

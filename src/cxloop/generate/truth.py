@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from cxloop.generate.dirty import Reject
+from cxloop.generate.feedback import METRICS, Answers
 from cxloop.generate.strings import ids, timestamps
 from cxloop.generate.tables import Export
 from cxloop.generate.text import THEMES
@@ -153,6 +154,9 @@ def write_truth(
         "late_delivery": pa.array(a.late[by_time]),
         "unresolved_support": pa.array(a.unresolved[by_time]),
         "onboarding_success": pa.array(a.onboarded[by_time]),
+        "moved_by_late_delivery": pa.array(a.moved_late[by_time]),
+        "moved_by_unresolved_support": pa.array(a.moved_unresolved[by_time]),
+        "moved_by_onboarding_success": pa.array(a.moved_onboarded[by_time]),
     })  # fmt: skip
     m = world.mentions
     by_time = np.argsort(m.t, kind="stable")
@@ -221,20 +225,23 @@ def effects(world: World) -> dict[str, Any]:
         "scores": {
             "late_delivery": {"touchpoint": "delivery", "outcome": "success = false",
                               "effect": on_scales(s.effect_late_delivery),
-                              "applies_to": ["delivery surveys", "ratings of the order",
-                                             "relational nps and comments within "
-                                             f"{s.experience_memory_days:g} days"]},
+                              "observed": observed(world.answers, "late")},
             "unresolved_support": {"touchpoint": "support_contact, chat",
                                    "outcome": "success = false",
                                    "effect": on_scales(s.effect_unresolved_support),
-                                   "applies_to": ["support surveys", "ratings of the order",
-                                                  "relational nps and comments within "
-                                                  f"{s.experience_memory_days:g} days"]},
+                                   "observed": observed(world.answers, "unresolved")},
             "onboarding_success": {"touchpoint": "onboarding", "outcome": "success = true",
                                    "effect": on_scales(s.effect_onboarding_success),
-                                   "applies_to": ["ratings", "relational nps and comments "
-                                                  "after the onboarding"]},
+                                   "observed": observed(world.answers, "onboarded")},
         },
+        "applies_to": "an answer about an order (delivery and support surveys, ratings) "
+                      "reflects that order's experiences before it; an answer about the "
+                      "relationship (relational nps, comments) the person's experiences within "
+                      f"{s.experience_memory_days:g} days before it",
+        "observed": "per metric, the mean over the answers that had the experience of their "
+                    "score minus the score the same answer would have had without it (the "
+                    "effect on the treated on the observed scale, after rounding and clipping), "
+                    "and how many answers had it",
         "behaviour": {
             "late_first_delivery_dropout_multiplier": s.late_dropout_multiplier,
             "support_contact_share": {"on_time": s.support_share,
@@ -245,6 +252,18 @@ def effects(world: World) -> dict[str, Any]:
         "confounded_null": confounded_null(world),
         "sentiment": "text sentiment is +1 when s >= 8.5, -1 when s < 6.5, else 0",
     }  # fmt: skip
+
+
+def observed(answers: Answers, experience: str) -> dict[str, dict[str, float | int]]:
+    """Per metric: the mean observed-scale move of the answers that had `experience`."""
+    hit = getattr(answers, experience)
+    move = getattr(answers, f"moved_{experience}")
+    out: dict[str, dict[str, float | int]] = {}
+    for code, metric in enumerate(METRICS):
+        m = hit & (answers.metric == code) & ~np.isnan(answers.score)
+        if m.any():
+            out[metric] = {"effect": round(float(move[m].mean()), 4), "n": int(m.sum())}
+    return out
 
 
 def _per_buyer(world: World, values: np.ndarray, missing: object) -> np.ndarray:
@@ -267,7 +286,7 @@ def confounded_null(world: World) -> dict[str, Any]:
         "touchpoint": "loyalty_lounge", "stage": "own", "outcome": "any visit",
         "effect": {metric: 0.0 for metric in ("nps", "ces", "csat", "rating")},
         "confounded_by": "customer value",
-        "value": "z = (log(1 + amount of the person's non-cancelled orders in the window) "
+        "value": "z = (log(1 + amount of the person's completed orders in the window) "
                  "- mean) / sd, mean and sd over the organic buyers",
         "value_scale": {"mean": round(v.scale.mean, 6), "sd": round(v.scale.sd, 6),
                         "quintile_cuts": [round(float(c), 6) for c in v.scale.cuts]},

@@ -1,8 +1,9 @@
 """The planted confounder: customer value lifts the scores and drives a touchpoint of no effect.
 
-A buyer's *value* is the log of one plus the amount of their non-cancelled orders in the
-window, standardised with the mean and SD over the organic buyers (phase one), so it is what an
-analysis sees as historical value. It enters the latent satisfaction through the person effect,
+A buyer's *value* is the log of one plus the amount of their completed orders (neither
+cancelled nor returned) in the window, standardised with the mean and SD over the organic
+buyers (phase one), so it is what an analysis sees as historical value. It enters the latent
+satisfaction through the person effect,
 
     person effect = value_effect * z + sqrt(person_effect_sd^2 - value_effect^2) * e,
 
@@ -56,8 +57,12 @@ class ValueScale:
 
 
 def raw_value(orders: Orders, people: int) -> np.ndarray:
-    """Per person, log(1 + amount of their non-cancelled orders) (0 without orders)."""
-    kept = ~orders.cancelled
+    """Per person, log(1 + amount of their completed orders) (0 without orders).
+
+    Completed means neither cancelled nor returned: the revenue the business kept, which is
+    what cxloop (and most teams) call a customer's historical value.
+    """
+    kept = ~orders.cancelled & ~orders.returned
     spend = np.bincount(orders.person[kept], weights=orders.amount[kept], minlength=people)
     return np.log1p(spend)
 

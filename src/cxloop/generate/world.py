@@ -94,7 +94,7 @@ def simulate_world(s: GeneratorSettings, progress: Progress) -> World:
     scale = ValueScale.of(raw_value(orders1, n)[organic])
     value_z = scale.standard(raw_value(orders1, n))
     persons = with_value_effect(s, persons, organic, value_z[organic])
-    experience = Experience.of(own1.deliveries, own1.contacts, own1.onboardings)
+    experience = Experience.of(orders1.count, own1.deliveries, own1.contacts, own1.onboardings)
     first_t = first_order_times(orders1, n)
     nps1 = relationship_answers(
         rng["voice"], s, persons, email_code, organic, first_t, experience,
@@ -117,7 +117,7 @@ def simulate_world(s: GeneratorSettings, progress: Progress) -> World:
     contacts = stack([own1.contacts, own2.contacts])
     onboardings = stack([own1.onboardings, own2.onboardings])
     settled_at = np.concatenate([own1.settled_at, own2.settled_at])
-    experience = Experience.of(deliveries, contacts, onboardings)
+    experience = Experience.of(orders.count, deliveries, contacts, onboardings)
     first_t = first_order_times(orders, n)
     nps2 = relationship_answers(
         rng["voice"], s, persons, email_code, pool, first_t, experience,
@@ -131,7 +131,7 @@ def simulate_world(s: GeneratorSettings, progress: Progress) -> World:
     )  # fmt: skip
     transactional = transactional_answers(
         rng["voice"], s, persons, email_code, orders, settled_at, deliveries, contacts,
-        onboardings,
+        experience,
     )  # fmt: skip
     answers = stack([nps1, nps2, comments, *transactional])
     referrals = stack([referrals1, referrals2])

@@ -43,6 +43,26 @@ class MomentsSettings:
             raise CxloopError("high_value_share must be between 0 and 1")
 
 
+def quantile_bins(x: np.ndarray, k: int, what: str) -> tuple[np.ndarray, list[str]]:
+    """Indicator columns for the quantile bins of `x` above the lowest (k bins at most).
+
+    Why: a score's dependence on customer value is not linear (a 0-10 scale saturates at 10,
+    so the most valuable customers gain less per unit of value than the others). Adjusting
+    with a straight line in log value leaves residual confounding for a touchpoint used mostly
+    by valuable customers; bins let the adjustment follow any shape, and the linear terms stay
+    for the variation within a bin.
+    """
+    cuts = np.unique(np.quantile(x, np.linspace(0, 1, k + 1)[1:-1])) if len(x) else []
+    bins = np.searchsorted(cuts, x, side="right")
+    levels = np.unique(bins)[1:]
+    columns = (
+        np.column_stack([bins == b for b in levels]).astype(float)
+        if len(levels)
+        else (np.zeros((len(x), 0)))
+    )
+    return columns, [f"{what} {int(b) + 1}" for b in levels]
+
+
 def _fetch(ws: Workspace, sql: str, params: dict[str, Any]) -> list[tuple]:
     used = {k: v for k, v in params.items() if f"${k}" in sql}
     return ws.engine.execute(sql, used or None).fetchall()
@@ -110,8 +130,18 @@ def build_moments(ws: Workspace, settings: MomentsSettings | None = None) -> dic
     tenure = np.zeros(n)
     for unit, revenue, n_orders, total, days in covariates:
         value[unit], orders[unit], lifetime[unit], tenure[unit] = revenue, n_orders, total, days
+    value_bins, value_bin_names = quantile_bins(lifetime, 10, "customer value decile")
+    tenure_bins, tenure_bin_names = quantile_bins(tenure, 5, "tenure quintile")
     covariate_matrix = np.column_stack(
-        [np.log1p(value), np.log1p(orders), np.log1p(lifetime), tenure / 365.0, relational]
+        [
+            np.log1p(value),
+            np.log1p(orders),
+            np.log1p(lifetime),
+            tenure / 365.0,
+            relational,
+            value_bins,
+            tenure_bins,
+        ]
     )
     threshold = np.quantile(value, 1 - settings.high_value_share) if n else 0.0
     high_value = value >= threshold if threshold > 0 else None
@@ -129,6 +159,8 @@ def build_moments(ws: Workspace, settings: MomentsSettings | None = None) -> dic
                 "log customer value",
                 "tenure (years)",
                 "about the relationship",
+                *value_bin_names,
+                *tenure_bin_names,
             ],
         )
         if columns
