@@ -102,6 +102,22 @@ class JourneyConfig:
 
 
 @dataclass(frozen=True)
+class VocConfig:
+    """Voice of the customer (docs/voc.md): text limits and themes."""
+
+    # Characters of a text that are analysed; longer texts are truncated with a warning.
+    max_chars: int = 5000
+    # Discovered themes: 0 = choose the number by topic coherence between min and max.
+    themes: int = 0
+    min_themes: int = 4
+    max_themes: int = 12
+    # A text is about a discovered theme when the theme holds this share of its weight.
+    theme_share: float = 0.25
+    # Your own themes, which take precedence: theme name -> keywords or phrases.
+    pinned: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class EngineSettings:
     """Where analytics run. `duckdb` is embedded; later issues add `spark`."""
 
@@ -120,6 +136,7 @@ class WorkspaceConfig:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     scorecard: ScorecardSettings = field(default_factory=ScorecardSettings)
     journey: JourneyConfig = field(default_factory=JourneyConfig)
+    voc: VocConfig = field(default_factory=VocConfig)
     engine: EngineSettings = field(default_factory=EngineSettings)
 
     @classmethod
@@ -184,6 +201,14 @@ class WorkspaceConfig:
             raise ConfigError(f"{origin}: [journey] path_steps and top_paths must be >= 1")
         if self.scorecard.journey_gap_minutes < 1:
             raise ConfigError(f"{origin}: [scorecard] journey_gap_minutes must be >= 1")
+        if not 1 <= self.voc.min_themes <= self.voc.max_themes or self.voc.themes < 0:
+            raise ConfigError(
+                f"{origin}: [voc] needs 1 <= min_themes <= max_themes and themes >= 0"
+            )
+        if not 0 < self.voc.theme_share < 1:
+            raise ConfigError(f"{origin}: [voc] theme_share must be between 0 and 1")
+        if self.voc.max_chars < 1:
+            raise ConfigError(f"{origin}: [voc] max_chars must be >= 1")
         if self.identity.max_records_per_identifier < 2:
             raise ConfigError(f"{origin}: [identity] max_records_per_identifier must be >= 2")
 
@@ -220,6 +245,19 @@ def _coerce(value: Any, default: Any, key: str, origin: str) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{origin}: {key} must be a list of strings")
         return tuple(value)
+    if isinstance(default, dict):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{origin}: {key} must be a table of name = [strings]")
+        out: dict[str, tuple[str, ...]] = {}
+        for name, words in value.items():
+            if (
+                not isinstance(words, list)
+                or not words
+                or not all(isinstance(w, str) and w.strip() for w in words)
+            ):
+                raise ConfigError(f"{origin}: {key}.{name} must be a non-empty list of strings")
+            out[str(name)] = tuple(w.strip() for w in words)
+        return out
     return value
 
 
@@ -295,6 +333,20 @@ path_steps = 5
 top_paths = 10
 # The three touchpoints of the web funnel before the order.
 funnel_steps = ["product_view", "add_to_cart", "checkout"]
+
+[voc]
+# Characters of a text that are analysed; longer texts are truncated with a warning.
+max_chars = 5000
+# Discovered themes: 0 = choose the number by topic coherence between min and max.
+themes = 0
+min_themes = 4
+max_themes = 12
+# A text is about a discovered theme when that theme holds this share of its weight.
+theme_share = 0.25
+
+# Your own themes take precedence over discovered ones: name = [keywords or phrases].
+[voc.pinned]
+# delivery = ["late", "courier", "parcel", "tracking"]
 
 [engine]
 # Where analytics run: "duckdb" (embedded, default).
