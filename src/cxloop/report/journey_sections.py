@@ -8,6 +8,7 @@ from markupsafe import Markup
 
 from cxloop.report import charts
 from cxloop.report.document import Section, bullet_list, html_table, paragraph
+from cxloop.report.sankey import journey_sankey
 
 if TYPE_CHECKING:
     from cxloop.workspace import Workspace
@@ -77,6 +78,16 @@ def journey_sections(ws: Workspace, context: dict[str, Any]) -> list[Section]:
         ),
     ]
     blocks: list[Markup] = [bullet_list(items)]
+    sankey = journey_sankey(doc["stages"], doc["transitions"])
+    if sankey is not None:
+        blocks.append(
+            paragraph(
+                "Where each stage's visits go next: a ribbon's width is the number of visits "
+                "of a stage (left) followed next by a visit of another stage (right), and "
+                '"Ended" counts visits with no next stage in the data.'
+            )
+        )
+        blocks.append(sankey)
     if doc["transitions"]:
         blocks.append(charts.render_svg(_flows(doc["transitions"])))
     touch_rows = [
