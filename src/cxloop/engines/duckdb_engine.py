@@ -86,6 +86,13 @@ class DuckDBEngine:
     def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
         return self.execute(sql, params).fetchone()
 
+    def arrow(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
+        """The result as a pyarrow Table, without the extra copy of a DB-API cursor (DuckDB 2
+        renamed `arrow()` to `to_arrow_table()`)."""
+        relation = self.con.sql(sql, params=params)
+        fetch = getattr(relation, "to_arrow_table", None) or relation.arrow
+        return fetch()
+
     def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
         row = self.fetchone(sql, params)
         return None if row is None else row[0]
