@@ -274,6 +274,19 @@ def test_attribution(doc):
     assert (advocacy["journeys"], advocacy["conversions"]) == (3, 2)
 
 
+def test_attribution_by_channel(doc):
+    purchase = by(doc["attribution"], target="purchase")
+    # Channel paths: c1 [web] converts, c2 [web] does not, c3 [app] converts. Chain:
+    # START -> web 2/3, -> app 1/3; web -> CONVERSION 1/2; app -> CONVERSION 1. P = 2/3.
+    # Without web P = 1/3 (effect 0.5); without app P = 1/3 (effect 0.5).
+    rows = {r["channel"]: r for r in purchase["channels"]}
+    assert set(rows) == {"web", "app"}
+    assert rows["web"]["removal_effect"] == pytest.approx(0.5)
+    assert rows["app"]["removal_effect"] == pytest.approx(0.5)
+    assert rows["web"]["markov_conversions"] == pytest.approx(1.0)
+    assert rows["web"]["first_touch"] == 1.0 and rows["app"]["last_touch"] == 1.0
+
+
 def test_empty_workspace(tmp_path):
     with cxloop.Workspace.init(tmp_path / "empty") as workspace:
         doc = build_journey(workspace)
@@ -288,6 +301,7 @@ def test_empty_workspace(tmp_path):
     assert (overall["channel"], overall["period"]) == ("(all)", None)
     assert overall["view_to_order"]["value"] is None and overall["bounce_rate"]["n"] == 0
     assert [a["touchpoints"] for a in doc["attribution"]] == [[], []]
+    assert [a["channels"] for a in doc["attribution"]] == [[], []]
     json.dumps(doc, allow_nan=False)
 
 

@@ -102,6 +102,20 @@ def render_journey(doc: dict[str, Any]) -> None:
         ]
         columns = ["touchpoint", "removal effect", "markov", "first touch", "last touch", "linear"]
         out.print(table(f"Attribution to {a['target']}", columns, rows))
+        rows = [
+            [
+                r["channel"],
+                r["removal_effect"],
+                r["markov_conversions"],
+                r["first_touch"],
+                r["last_touch"],
+                r["linear"],
+            ]
+            for r in a.get("channels", [])
+        ]
+        if rows:
+            columns[0] = "channel"
+            out.print(table(f"Attribution to {a['target']} by channel", columns, rows))
 
 
 def _share_text(value: float | None) -> str:

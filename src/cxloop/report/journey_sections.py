@@ -63,6 +63,25 @@ def _flows(transitions: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _attribution_table(rows: list[dict[str, Any]], name: str) -> Markup:
+    """Markov removal effects beside first, last and linear touch, strongest first (top 10)."""
+    rows = sorted(rows, key=lambda r: -(r["removal_effect"] or 0))
+    return html_table(
+        [name, "Markov removal effect", "Markov", "first touch", "last touch", "linear"],
+        [
+            [
+                r[name],
+                f"{r['removal_effect']:.2f}",
+                f"{r['markov_conversions']:,.0f}",
+                f"{r['first_touch']:,.0f}",
+                f"{r['last_touch']:,.0f}",
+                f"{r['linear']:,.0f}",
+            ]
+            for r in rows[:10]
+        ],
+    )
+
+
 def journey_sections(ws: Workspace, context: dict[str, Any]) -> list[Section]:
     from cxloop.analytics.journey import JourneySettings, build_journey
 
@@ -110,7 +129,6 @@ def journey_sections(ws: Workspace, context: dict[str, Any]) -> list[Section]:
         )
     purchase = next((a for a in doc["attribution"] if a["target"] == "purchase"), None)
     if purchase and purchase["touchpoints"]:
-        rows = sorted(purchase["touchpoints"], key=lambda r: -(r["removal_effect"] or 0))
         blocks.append(
             paragraph(
                 "Who gets the credit for first purchases: the Markov removal effect is the share "
@@ -118,29 +136,10 @@ def journey_sections(ws: Workspace, context: dict[str, Any]) -> list[Section]:
                 "last and linear touch are shown beside it (top 10)."
             )
         )
-        blocks.append(
-            html_table(
-                [
-                    "touchpoint",
-                    "Markov removal effect",
-                    "Markov",
-                    "first touch",
-                    "last touch",
-                    "linear",
-                ],
-                [
-                    [
-                        r["touchpoint"],
-                        f"{r['removal_effect']:.2f}",
-                        f"{r['markov_conversions']:,.0f}",
-                        f"{r['first_touch']:,.0f}",
-                        f"{r['last_touch']:,.0f}",
-                        f"{r['linear']:,.0f}",
-                    ]
-                    for r in rows[:10]
-                ],
-            )
-        )
+        blocks.append(_attribution_table(purchase["touchpoints"], "touchpoint"))
+    if purchase and purchase.get("channels"):
+        blocks.append(paragraph("The same credit by channel (paths made of channels)."))
+        blocks.append(_attribution_table(purchase["channels"], "channel"))
     return [
         Section(
             "Journey",

@@ -295,5 +295,23 @@ def _paths_and_attribution(
             )
         else:
             entry.update(conversion_probability=None, note="no journeys", touchpoints=[])
+        entry["channels"] = _channel_attribution(ws, settings, target)
         attribution.append(entry)
     return paths, attribution
+
+
+def _channel_attribution(
+    ws: Workspace, settings: JourneySettings, target: str
+) -> list[dict[str, Any]]:
+    """The same attribution with paths made of channels (web, app, e-mail, store, ...):
+    which channels earn the conversions, under the same path conventions."""
+    rows = _rows(ws, queries.paths_sql(target, "channel"), {"steps": settings.path_steps})
+    table = [r for r in rows if r["path"]]
+    if not table:
+        return []
+    result = attribute_conversions(
+        [list(r["path"]) for r in table],
+        [float(r["conversions"]) for r in table],
+        counts=[float(r["journeys"]) for r in table],
+    ).to_dict()
+    return [{"channel": item.pop("touchpoint"), **item} for item in result["touchpoints"]]

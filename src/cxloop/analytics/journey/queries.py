@@ -299,10 +299,11 @@ LEFT JOIN visit_levels v ON v.lvl = k.lvl AND v.channel IS NOT DISTINCT FROM k.c
 ORDER BY k.lvl DESC, k.channel NULLS FIRST, k.period NULLS FIRST"""
 
 
-def paths_sql(target: str) -> str:
+def paths_sql(target: str, step: str = "touchpoint") -> str:
     """Distinct paths to the first completed order (`purchase`) or the first advocacy act
     (`advocacy`), with journeys and conversions, and the converters with no touchpoint before
-    (direct conversions, returned with an empty path).
+    (direct conversions, returned with an empty path). `step` is what a path is made of: the
+    events' `touchpoint`, or their `channel` (a missing channel is "(unknown)").
 
     A converter's path holds its events at or before the first order (purchase) or strictly
     before the first advocacy act (advocacy: the act may itself be an event); a profile that
@@ -313,11 +314,14 @@ def paths_sql(target: str) -> str:
         converting, before = "is_order = 1", "<="
     else:
         converting, before = "stage = 'advocate'", "<"
+    if step not in {"touchpoint", "channel"}:
+        raise ValueError(f"unknown path step {step!r}")
+    value = "e.touchpoint" if step == "touchpoint" else "coalesce(e.channel, '(unknown)')"
     return f"""WITH {ACTS},
 firsts AS (SELECT profile_id, min(ts) AS conv_ts FROM acts WHERE {converting}
            GROUP BY profile_id),
 ev AS (
-    SELECT e.profile_id, e.touchpoint, e.occurred_at, e.event_id, c.conv_ts
+    SELECT e.profile_id, {value} AS touchpoint, e.occurred_at, e.event_id, c.conv_ts
     FROM profile_events e LEFT JOIN firsts c USING (profile_id)
     WHERE e.profile_id IS NOT NULL AND (c.conv_ts IS NULL OR e.occurred_at {before} c.conv_ts)
 ),
