@@ -1,0 +1,1 @@
+"""Voice of the customer: what customers say in verbatims, reviews and social mentions."""
