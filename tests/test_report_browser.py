@@ -82,6 +82,7 @@ def test_report_renders_in_chromium(report_file):
                 "Pivotal moments",
                 "Customer lifetime value",
                 "CLV validation",
+                "Voice of the customer",
             } <= set(titles)
             charts = page.locator(".chart svg")
             assert charts.count() >= 10

@@ -40,12 +40,13 @@ r8,c4,2025-03-02,csat,3,,
 r9,c1,2025-03-03,rating,4,,true
 r10,c2,2025-03-04,rating,2,,true
 """
-MENTIONS = """mention_id,posted_at,platform,author,brand,kind,reach
-m1,2025-01-02,x,a,Northwind,post,100
-m2,2025-01-02,x,b,Northwind,like,50
-m3,2025-01-03,x,c,Contoso,post,300
-m4,2025-01-03,x,d,Other,post,1000
-m5,2025-02-03,reddit,e,northwind ,review,10
+MENTIONS = """mention_id,posted_at,platform,author,brand,kind,reach,text
+m1,2025-01-02,x,a,Northwind,post,100,You should all try Northwind. Highly recommend!
+m2,2025-01-02,x,b,Northwind,like,50,
+m3,2025-01-03,x,c,Contoso,post,300,Contoso has a sale this week.
+m4,2025-01-03,x,d,Other,post,1000,
+m5,2025-02-03,reddit,e,northwind ,review,10,Great shop - go get yours at Northwind!
+m6,2025-02-04,x,f,Northwind,post,40,Northwind opened a store on Main Street.
 """
 REFERRALS = """referral_id,referrer_id,created_at,converted_order_id
 f1,c1,2025-02-20,o6
@@ -142,10 +143,11 @@ def test_economic_value(doc):
 
 def test_social_value_and_acts(doc):
     m = doc["metrics"]
+    # Genuine advocacy is intent, not kind: m6 is a post of ours that recommends nothing.
     assert value(m, "mentions_genuine") == 2 and value(m, "mentions_genuine_reach") == 110
     assert value(m, "mentions_amplification") == 1
-    assert value(m, "share_of_voice") == pytest.approx(0.75)  # 3 of 4 tracked; m4 untracked
-    assert value(m, "share_of_voice_reach") == pytest.approx(160 / 460)
+    assert value(m, "share_of_voice") == pytest.approx(0.8)  # 4 of 5 tracked; m4 untracked
+    assert value(m, "share_of_voice_reach") == pytest.approx(200 / 500)
     assert value(m, "referrals") == 2 and value(m, "referrals_converted") == 1
     assert value(m, "referral_conversion_rate") == pytest.approx(0.5)
     assert value(m, "public_reviews") == 2 and value(m, "positive_public_reviews") == 1

@@ -110,7 +110,7 @@ class VocConfig:
     # Discovered themes: 0 = choose the number by topic coherence between min and max.
     themes: int = 0
     min_themes: int = 4
-    max_themes: int = 12
+    max_themes: int = 20
     # A text is about a discovered theme when the theme holds this share of its weight.
     theme_share: float = 0.25
     # Your own themes, which take precedence: theme name -> keywords or phrases.
@@ -340,7 +340,7 @@ max_chars = 5000
 # Discovered themes: 0 = choose the number by topic coherence between min and max.
 themes = 0
 min_themes = 4
-max_themes = 12
+max_themes = 20
 # A text is about a discovered theme when that theme holds this share of its weight.
 theme_share = 0.25
 

@@ -275,6 +275,36 @@ def moments(
 
 
 @app.command()
+def voc(
+    workspace: WsArg,
+    period: Annotated[
+        str | None, typer.Option(help="Trend period: month, quarter or year.")
+    ] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(help="Write one row per text (.csv or .parquet): sentiment, themes, intent."),
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Voice of the customer: sentiment, themes, detractor reasons, advocacy, competitors."""
+    from cxloop.analytics.voc import VocSettings, build_voc, check_export_path, export_voc
+    from cxloop.cli.voc_view import render_voc
+    from cxloop.workspace import Workspace
+
+    if export is not None:
+        check_export_path(export)
+    with Workspace.open(workspace) as ws:
+        doc = build_voc(ws, VocSettings.from_config(ws, period=period))
+        if export is not None:
+            rows = export_voc(ws, export)
+            err.print(f"wrote {rows:,} texts to {export}")
+    if json_:
+        print_json(doc)
+        return
+    render_voc(doc)
+
+
+@app.command()
 def clv(
     workspace: WsArg,
     model: Annotated[str, typer.Option(help="Purchase model: bgnbd or pareto_nbd.")] = "bgnbd",

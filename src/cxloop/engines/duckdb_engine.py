@@ -84,7 +84,10 @@ class DuckDBEngine:
         return self.execute(sql, params).fetchall()
 
     def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
-        return self.execute(sql, params).fetchone()
+        # Fetch to the end: DuckDB 2 keeps a half-read result open on the connection and
+        # refuses other work (relations, Arrow results) until it is finished.
+        rows = self.execute(sql, params).fetchall()
+        return rows[0] if rows else None
 
     def arrow(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
         """The result as a pyarrow Table, without the extra copy of a DB-API cursor (DuckDB 2

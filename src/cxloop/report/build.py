@@ -48,10 +48,12 @@ def build_report(
     from cxloop.report.clv_sections import clv_sections
     from cxloop.report.journey_sections import journey_sections
     from cxloop.report.moments_sections import moments_sections
+    from cxloop.report.voc_sections import voc_sections
 
     sections: list[Section] = _scorecard_provider(ws, context)
     sections += journey_sections(ws, context)
     sections += moments_sections(ws, context)
+    sections += voc_sections(ws, context)
     sections += clv_sections(ws, context)
     for provider in PROVIDERS:  # sections that later analyses register
         sections.extend(provider(ws, context))

@@ -27,6 +27,9 @@ def build_scorecard(
     """Compute the scorecard over the workspace's unified profiles (built if stale)."""
     scope = scope or Scope(period=Period(ws.config.scorecard.period))
     ws.profiles.ensure_current()
+    from cxloop.analytics.voc.signals import ensure_signals
+
+    ensure_signals(ws)  # advocacy intent of mentions, for social value
     settings = ws.config.scorecard
     params = {
         **scope.params,

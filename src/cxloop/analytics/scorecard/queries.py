@@ -321,19 +321,23 @@ def events_sql(scope: Scope, *, support_touchpoints: list[str], gap_minutes: int
 
 
 def mentions_sql(scope: Scope) -> str:
-    """Social value: our mentions split into genuine advocacy and amplification, with reach,
-    and share of voice against the competitors (bound as $brand and $competitors)."""
+    """Social value: our mentions split into genuine advocacy and amplification (by the
+    advocacy intent of `voc_texts`), with reach, and share of voice against the competitors
+    (bound as $brand and $competitors)."""
     dim = _dim(scope, MENTION_DIMS)
     base = (
-        f"SELECT m.kind, coalesce(m.reach, 0) AS reach, "
+        f"SELECT v.intent, coalesce(m.reach, 0) AS reach, "
         f"lower(trim(m.brand)) = lower(trim($brand)) AS ours, "
         f"list_contains($competitors, lower(trim(m.brand))) AS theirs, "
         f"{scope.period.trunc_sql('m.posted_at')} AS period, "
         f"CAST({dim or 'NULL'} AS VARCHAR) AS grp "
-        f"FROM mentions m WHERE {scope.window('m.posted_at')}"
+        f"FROM mentions m LEFT JOIN voc_texts v ON v.kind = 'mentions' "
+        f"AND v.id = m.mention_id WHERE {scope.window('m.posted_at')}"
     )
-    genuine = "kind IN ('post', 'reply', 'review')"
-    amplification = "kind IN ('like', 'share')"
+    # Advocacy intent from the voice of the customer (analytics/voc/intent.py): a mention
+    # that recommends or urges is genuine; a like or a share without own words amplifies.
+    genuine = "intent = 'genuine'"
+    amplification = "intent = 'amplification'"
     aggregates = ", ".join(
         [
             f"sum(CASE WHEN ours AND {genuine} THEN 1 ELSE 0 END) AS genuine",

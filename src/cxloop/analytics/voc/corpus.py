@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 CORPUS_SQL = """
 SELECT 'feedback' AS kind, f.source, f.response_id AS id,
        CASE WHEN coalesce(f.public, false) THEN 'review' ELSE 'survey' END AS channel,
-       l.profile_id, f.submitted_at AS at, f.text, f.metric,
+       l.profile_id, f.submitted_at AS occurred_at, f.text, f.metric,
        CAST(f.score AS DOUBLE) AS score, f.touchpoint,
        CAST(NULL AS VARCHAR) AS brand, CAST(NULL AS VARCHAR) AS mention_kind,
        CAST(NULL AS BIGINT) AS reach, CAST(NULL AS VARCHAR) AS platform
