@@ -118,6 +118,42 @@ class VocConfig:
 
 
 @dataclass(frozen=True)
+class SegmentsConfig:
+    """Loyalty x advocacy segments (docs/metrics.md#segments): the thresholds that define them."""
+
+    # Behavioural loyalty: at least this many completed orders, the last one within
+    # `active_days` of the end of the data, and (when a CLV model can be fitted) a
+    # probability of being alive of at least `min_p_alive`.
+    min_orders: int = 2
+    active_days: int = 365
+    min_p_alive: float = 0.5
+    # Attitudinal loyalty (affinity): the latest likelihood-to-recommend (0-10) at least
+    # `affinity_min_nps`; without one, mean text sentiment at least `affinity_min_sentiment`.
+    # No affinity: latest score at most `no_affinity_max_nps`, or sentiment at most
+    # `no_affinity_max_sentiment`. In between or without evidence: unknown.
+    affinity_min_nps: int = 9
+    no_affinity_max_nps: int = 6
+    affinity_min_sentiment: float = 0.3
+    no_affinity_max_sentiment: float = -0.05
+    # Advocacy acts count within this many days of the end of the data (0 = all the data).
+    advocacy_days: int = 0
+    # Period of segment transitions (month, quarter or year).
+    period: str = "quarter"
+
+
+@dataclass(frozen=True)
+class PersonasConfig:
+    """Personas (need states): how many are tried and how drift is flagged."""
+
+    min_personas: int = 2
+    max_personas: int = 8
+    # Significance level of the drift tests (Benjamini-Hochberg across periods).
+    drift_alpha: float = 0.05
+    period: str = "quarter"
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class EngineSettings:
     """Where analytics run. `duckdb` is embedded; later issues add `spark`."""
 
@@ -137,6 +173,8 @@ class WorkspaceConfig:
     scorecard: ScorecardSettings = field(default_factory=ScorecardSettings)
     journey: JourneyConfig = field(default_factory=JourneyConfig)
     voc: VocConfig = field(default_factory=VocConfig)
+    segments: SegmentsConfig = field(default_factory=SegmentsConfig)
+    personas: PersonasConfig = field(default_factory=PersonasConfig)
     engine: EngineSettings = field(default_factory=EngineSettings)
 
     @classmethod
@@ -209,6 +247,30 @@ class WorkspaceConfig:
             raise ConfigError(f"{origin}: [voc] theme_share must be between 0 and 1")
         if self.voc.max_chars < 1:
             raise ConfigError(f"{origin}: [voc] max_chars must be >= 1")
+        s = self.segments
+        if s.min_orders < 1 or s.active_days < 1 or not 0 < s.min_p_alive < 1:
+            raise ConfigError(
+                f"{origin}: [segments] needs min_orders >= 1, active_days >= 1 and "
+                "0 < min_p_alive < 1"
+            )
+        if not -1 <= s.no_affinity_max_sentiment < s.affinity_min_sentiment <= 1:
+            raise ConfigError(
+                f"{origin}: [segments] needs -1 <= no_affinity_max_sentiment < "
+                "affinity_min_sentiment <= 1"
+            )
+        if not 0 <= s.no_affinity_max_nps < s.affinity_min_nps <= 10:
+            raise ConfigError(
+                f"{origin}: [segments] needs 0 <= no_affinity_max_nps < affinity_min_nps <= 10"
+            )
+        for section, period in (("segments", s.period), ("personas", self.personas.period)):
+            if period not in {"month", "quarter", "year"}:
+                raise ConfigError(f"{origin}: [{section}] period must be month, quarter or year")
+        pc = self.personas
+        if not 2 <= pc.min_personas <= pc.max_personas or not 0 < pc.drift_alpha < 1:
+            raise ConfigError(
+                f"{origin}: [personas] needs 2 <= min_personas <= max_personas and "
+                "0 < drift_alpha < 1"
+            )
         if self.identity.max_records_per_identifier < 2:
             raise ConfigError(f"{origin}: [identity] max_records_per_identifier must be >= 2")
 
@@ -230,7 +292,9 @@ def _coerce(value: Any, default: Any, key: str, origin: str) -> Any:
             raise ConfigError(f"{origin}: {key} must be true or false")
         return value
     if isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{origin}: {key} must be a number")
+        if default > 0 and value <= 0:  # windows, shares, levels; sentiment may be negative
             raise ConfigError(f"{origin}: {key} must be a positive number")
         return float(value)
     if isinstance(default, int):
@@ -347,6 +411,31 @@ theme_share = 0.25
 # Your own themes take precedence over discovered ones: name = [keywords or phrases].
 [voc.pinned]
 # delivery = ["late", "courier", "parcel", "tracking"]
+
+[segments]
+# Behavioural loyalty: at least min_orders completed orders, the last within active_days of the
+# end of the data, and (when a CLV model fits) a probability of being alive >= min_p_alive.
+min_orders = 2
+active_days = 365
+min_p_alive = 0.5
+# Attitudinal loyalty: latest likelihood to recommend >= affinity_min_nps (no affinity at or
+# below no_affinity_max_nps); without an answer, mean text sentiment against the two thresholds.
+affinity_min_nps = 9
+no_affinity_max_nps = 6
+affinity_min_sentiment = 0.3
+no_affinity_max_sentiment = -0.05
+# Advocacy acts counted within this many days of the end of the data (0 = all the data).
+advocacy_days = 0
+# Period of the segment transition matrix: "month", "quarter" or "year".
+period = "quarter"
+
+[personas]
+# Numbers of personas tried (the best by BIC is kept), drift test level and period.
+min_personas = 2
+max_personas = 8
+drift_alpha = 0.05
+period = "quarter"
+seed = 0
 
 [engine]
 # Where analytics run: "duckdb" (embedded, default).
