@@ -33,9 +33,16 @@ def test_document_has_the_contracted_shape(generated):
     assert {s["source"] for s in doc["sentiment"]["by_source"]} == {"survey", "review", "social"}
     theme = doc["themes"][0]
     assert set(theme) >= {"theme", "terms", "volume", "sentiment", "nps", "touchpoints"}
-    assert set(doc["advocacy"]) == {"genuine", "amplification", "complaint", "neutral"}
+    assert set(doc["advocacy"]) == {
+        "genuine",
+        "amplification",
+        "complaint",
+        "neutral",
+        "unclassified",
+    }
     for row in doc["competitive"]:
         assert set(row) >= {"brand", "share_of_voice", "net_sentiment", "ci_low", "ci_high"}
+        assert row["top_themes"] and row["top_themes"][0]["mentions"] > 0
     assert {"overall", "by_touchpoint"} <= set(doc["reasons"])
     json.dumps(doc, allow_nan=False)
 
@@ -127,5 +134,50 @@ def test_cli_json_export_and_errors(generated, tmp_path):
     bad = run_cli("voc", str(base / "ws"), "--export", str(tmp_path / "t.xlsx"))
     assert bad.returncode != 0 and ".csv or .parquet" in bad.stderr
     assert "Traceback" not in bad.stderr
+    missing = run_cli("voc", str(base / "ws"), "--export", str(tmp_path / "no" / "t.csv"))
+    assert missing.returncode != 0 and "does not exist" in missing.stderr
     readable = run_cli("voc", str(base / "ws"))
     assert readable.returncode == 0 and "Competitive benchmark" in readable.stdout
+
+
+def test_a_tiny_workspace_and_unreadable_mentions(tmp_path):
+    """Three NPS verbatims (one theme at most) must not break the reasons; a mention in French
+    is `unclassified`, not neutral; an emptied text leaves the caches."""
+    feedback = write(
+        tmp_path / "feedback.csv",
+        "response_id,customer_id,submitted_at,metric,score,text\n"
+        "r1,c1,2025-01-02,nps,9,Great service and fast delivery\n"
+        "r2,c2,2025-01-03,nps,2,Late delivery and rude support\n"
+        "r3,c3,2025-01-04,nps,10,Love the product quality\n",
+    )
+    mentions = write(
+        tmp_path / "mentions.csv",
+        "mention_id,posted_at,platform,author,brand,kind,text\n"
+        "m1,2025-01-02,x,a,Northwind,post,Je recommande vivement Northwind a tout le monde\n"
+        "m2,2025-01-03,x,b,Northwind,post,You should all try Northwind. Highly recommend!\n"
+        "m3,2025-01-03,x,c,Northwind,like,\n",
+    )
+    with cxloop.Workspace.init(tmp_path / "ws", brand="Northwind") as ws:
+        ws.ingest([feedback, mentions])
+        doc = build_voc(ws)
+        intent = dict(
+            ws.engine.fetchall("SELECT id, intent FROM voc_texts WHERE kind = 'mentions'")
+        )
+        assert signals_current(ws)
+        ws.engine.execute("UPDATE feedback SET text = NULL WHERE response_id = 'r1'")
+        assert not signals_current(ws)  # edited outside the loader: stale all the same
+        build_voc(ws)
+        held = ws.engine.scalar("SELECT count(*) FROM voc_sentiment")
+    assert intent == {"m1": "unclassified", "m2": "genuine", "m3": "amplification"}
+    assert doc["advocacy"]["unclassified"]["mentions"] == 1
+    assert held == 4  # r2, r3, m1, m2: r1's text is gone from the cache too
+
+
+def test_profiles_rebuild_makes_signals_stale(generated):
+    base, _ = generated
+    with cxloop.Workspace.open(base / "ws") as ws:
+        assert signals_current(ws)
+        ws.profiles.build()
+        assert not signals_current(ws)
+        build_voc(ws)
+        assert signals_current(ws)

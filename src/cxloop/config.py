@@ -219,6 +219,13 @@ class WorkspaceConfig:
             raise ConfigError(
                 f"{origin}: [locale] default_country must be ISO 3166 alpha-2 like 'US'"
             )
+        names = [self.brand.name, *self.brand.competitors]
+        keys = [n.strip().lower() for n in names]
+        if any(not k for k in keys) or len(set(keys)) != len(keys):
+            raise ConfigError(
+                f"{origin}: [brand] name and competitors must be distinct, non-empty names "
+                f"(ignoring case and spaces): {names}"
+            )
         if not all(ch.isalnum() or ch in ". " for ch in self.engine.memory_limit):
             raise ConfigError(f"{origin}: [engine] memory_limit must look like '8GB'")
         if self.engine.name not in {"duckdb"}:

@@ -11,6 +11,7 @@ source record fall back to a referenced record, then an email or phone, then an 
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -152,6 +153,12 @@ class Profiles:
                 e.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('profiles_schema', ?)",
                     [str(PROFILES_SCHEMA)],
+                )
+                # A new id per build: analyses that store profile ids (VoC texts, segments)
+                # know they are stale after a rebuild, even with the same data.
+                e.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('profiles_build', ?)",
+                    [uuid.uuid4().hex],
                 )
         finally:
             for table in graph.TEMP_TABLES:

@@ -35,7 +35,7 @@ def voc_sections(ws: Workspace, context: dict[str, Any]) -> list[Section]:
     doc = build_voc(ws, VocSettings.from_config(ws))
     context["voc"] = doc
     overall = doc["sentiment"]["overall"]
-    if not overall["texts"]:
+    if not overall["texts"] and not doc["competitive"]:
         return [Section("Voice of the customer", "voc", "No customer texts are loaded yet.")]
     agreement = {a["metric"]: a["spearman"] for a in doc["sentiment"]["agreement"]}
     items = [

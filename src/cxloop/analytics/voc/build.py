@@ -39,7 +39,10 @@ if TYPE_CHECKING:
     from cxloop.workspace import Workspace
 
 CHANNELS = ("survey", "review", "social")
-INTENTS = ("genuine", "amplification", "complaint", "neutral")
+INTENTS = ("genuine", "amplification", "complaint", "neutral", "unclassified")
+TEXTS_PER_THEME = 50
+"""Distinct texts per discovered theme at least: with fewer texts, fewer themes are tried
+(coherence keeps rising with k on templated text, so it alone would always pick the most)."""
 
 OURS = "(kind = 'feedback' OR lower(trim(brand)) = lower(trim($brand)))"
 """Texts about us: all feedback, and mentions of our brand."""
@@ -197,7 +200,7 @@ def _fit_themes(ws: Workspace, brands: list[str]) -> dict[str, Any]:
             [cleaned[r[3]] for r in rows],
             pinned=v.pinned,
             k=v.themes or None,
-            k_range=(v.min_themes, v.max_themes),
+            k_range=(v.min_themes, _max_themes(len(unique), v.min_themes, v.max_themes)),
             stop_words=brands,
             min_share=v.theme_share,
         )
@@ -227,6 +230,12 @@ def _fit_themes(ws: Workspace, brands: list[str]) -> dict[str, Any]:
     return model_doc
 
 
+def _max_themes(distinct_texts: int, low: int, high: int) -> int:
+    """The largest k tried: `high`, or fewer when there are not `TEXTS_PER_THEME` distinct
+    texts per theme."""
+    return max(low, min(high, distinct_texts // TEXTS_PER_THEME))
+
+
 def _themes(ws: Workspace, model: dict[str, Any], brand: str, settings: VocSettings) -> list:
     """Per theme: volume among texts about us, sentiment, NPS of the people who mention it
     (their latest NPS answer), the touchpoints it is linked to, and its trend."""
@@ -245,7 +254,8 @@ def _themes(ws: Workspace, model: dict[str, Any], brand: str, settings: VocSetti
         for r in _rows(
             ws,
             f"""WITH person AS (
-                SELECT l.profile_id, arg_max(CAST(f.score AS DOUBLE), f.submitted_at) AS score
+                SELECT l.profile_id,
+                       arg_max(CAST(f.score AS DOUBLE), (f.submitted_at, f.response_id)) AS score
                 FROM feedback f JOIN profile_links l ON l.kind = 'feedback'
                   AND l.source = f.source AND l.id = f.response_id
                 WHERE f.metric = 'nps' AND f.score IS NOT NULL AND l.profile_id IS NOT NULL
@@ -357,6 +367,37 @@ def _advocacy(ws: Workspace, brand: str) -> dict[str, Any]:
     }
 
 
+def _brand_themes(ws: Workspace, top: int = 5) -> dict[str, list[dict[str, Any]]]:
+    """Per brand (lower case, trimmed): its mentions' most frequent themes, with the share of
+    its scorable mentions (Wilson) and the net sentiment of those mentions."""
+    scorable = dict(
+        ws.engine.fetchall(
+            "SELECT lower(trim(brand)), count(*) FROM voc_texts WHERE kind = 'mentions' "
+            "AND status IN ('ok', 'truncated') GROUP BY 1"
+        )
+    )
+    rows = ws.engine.fetchall(
+        "SELECT lower(trim(t.brand)) AS brand, th.theme, count(*) AS n, "
+        "count(*) FILTER (WHERE t.label = 'positive'), count(*) FILTER (WHERE t.label = "
+        "'neutral'), count(*) FILTER (WHERE t.label = 'negative') "
+        "FROM voc_text_themes th JOIN voc_texts t USING (kind, source, id) "
+        "WHERE t.kind = 'mentions' GROUP BY ALL ORDER BY brand, n DESC, th.theme"
+    )
+    out: dict[str, list[dict[str, Any]]] = {}
+    for brand, theme, n, pos, neu, neg in rows:
+        items = out.setdefault(brand, [])
+        if len(items) < top:
+            items.append(
+                {
+                    "theme": theme,
+                    "mentions": int(n),
+                    "share": _estimate(stats.proportion(int(n), int(scorable.get(brand, 0)))),
+                    "net_sentiment": _net(int(pos), int(neu), int(neg)),
+                }
+            )
+    return out
+
+
 def _competitive(ws: Workspace, settings: VocSettings) -> tuple[list, list[str]]:
     """Share of voice and net sentiment per tracked brand (texts with words only for net)."""
     b = ws.config.brand
@@ -374,9 +415,11 @@ def _competitive(ws: Workspace, settings: VocSettings) -> tuple[list, list[str]]
         competitors=list(b.competitors),
         periods=[period.label(r[2]) for r in rows],
     )
+    themes = _brand_themes(ws)
     for row in result:  # the headline interval, that of net sentiment, at the row's top level
         row["ci_low"] = row["net_sentiment"]["ci_low"]
         row["ci_high"] = row["net_sentiment"]["ci_high"]
+        row["top_themes"] = themes.get(row["brand"].strip().lower(), [])
     notes = []
     untracked = result[0].get("untracked_mentions", 0) if result else 0
     if untracked:
@@ -423,7 +466,9 @@ def build_voc(ws: Workspace, settings: VocSettings | None = None) -> dict[str, A
 
 
 def check_export_path(path: Path) -> None:
-    """Refuse an export format we do not write before any work is done."""
+    """Refuse an export we cannot write before any work is done."""
+    if not Path(path).parent.is_dir():
+        raise CxloopError(f"{path}: the folder {Path(path).parent} does not exist")
     if Path(path).suffix.lower() not in {".csv", ".parquet"}:
         suffix = Path(path).suffix or "no extension"
         raise CxloopError(f"{path}: export to .csv or .parquet, not {suffix!r}")

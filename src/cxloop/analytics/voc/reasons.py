@@ -59,8 +59,15 @@ def log_odds_dirichlet(
     *,
     prior: Mapping[str, float] | None = None,
     alpha0: float | None = None,
+    n_a: float | None = None,
+    n_b: float | None = None,
 ) -> list[dict]:
     """Weighted log-odds ratio of each item, group a versus group b (Monroe et al. 2008).
+
+    `n_a`, `n_b` are the sizes of the groups when an item is counted at most once per unit
+    and a unit can hold several items (themes per text): the odds are then those of a unit
+    mentioning the item. Default: the sum of the counts (Monroe et al.'s word counts).
+    Items with no contrast left (mentioned by every unit of a group) are not returned.
 
     Items are those with a count in either group. `prior` gives each item's relative prior
     weight (any scale; default: the pooled counts of a and b) and is scaled to sum to
@@ -86,14 +93,16 @@ def log_odds_dirichlet(
     if missing:
         raise ValueError(f"prior weight must be > 0 for every item; not for {missing[:5]}")
     total = sum(weights.values())
-    n_a = float(sum(counts_a.get(w, 0) for w in items))
-    n_b = float(sum(counts_b.get(w, 0) for w in items))
+    size_a = float(sum(counts_a.get(w, 0) for w in items)) if n_a is None else float(n_a)
+    size_b = float(sum(counts_b.get(w, 0) for w in items)) if n_b is None else float(n_b)
     rows = []
     for w in items:
         alpha = alpha0 * weights[w] / total
         y_a, y_b = float(counts_a.get(w, 0)), float(counts_b.get(w, 0))
-        in_a, out_a = y_a + alpha, n_a + alpha0 - y_a - alpha
-        in_b, out_b = y_b + alpha, n_b + alpha0 - y_b - alpha
+        in_a, out_a = y_a + alpha, size_a + alpha0 - y_a - alpha
+        in_b, out_b = y_b + alpha, size_b + alpha0 - y_b - alpha
+        if out_a <= 0 or out_b <= 0:
+            continue
         delta = math.log(in_a / out_a) - math.log(in_b / out_b)
         se = math.sqrt(1 / in_a + 1 / out_a + 1 / in_b + 1 / out_b)
         rows.append(
@@ -171,7 +180,7 @@ def _section(
             "se": r["se"],
             "z": r["z"],
         }
-        for r in log_odds_dirichlet(promoters, detractors)
+        for r in log_odds_dirichlet(promoters, detractors, n_a=sizes[0], n_b=sizes[1])
         if r["count_a"] + r["count_b"] >= min_count
     ]
     return {

@@ -19,21 +19,39 @@ import pyarrow as pa
 
 from cxloop.analytics.voc.corpus import load_corpus
 from cxloop.analytics.voc.intent import classify_intents
-from cxloop.analytics.voc.sentiment import score_texts
-from cxloop.analytics.voc.text import TextTruncatedWarning
+from cxloop.analytics.voc.sentiment import VaderBackend, cache_key, score_texts
+from cxloop.analytics.voc.text import TextTruncatedWarning, clean_texts
 
 if TYPE_CHECKING:
     from cxloop.workspace import Workspace
 
-SIGNALS_SCHEMA = 1
+SIGNALS_SCHEMA = 2
 """Bumped when the shape or the rules of `voc_texts` change, so old tables are rebuilt."""
 
 _STAMP = "voc_texts_version"
 _NEW = "__voc_texts_new"
+_HASHES = "__voc_texts_hashes"
+UNCLASSIFIED = "unclassified"
+"""Intent of a mention whose words cannot be read (another language, nothing but symbols):
+counted apart, never guessed as neutral."""
+
+
+CONTENT_SQL = """
+SELECT (SELECT count(*) FROM feedback) || ':' ||
+       coalesce((SELECT bit_xor(hash(source, response_id, text, score)) FROM feedback), 0) || ':' ||
+       (SELECT count(*) FROM mentions) || ':' ||
+       coalesce((SELECT bit_xor(hash(mention_id, brand, kind, text)) FROM mentions), 0)"""
+"""A fingerprint of the texts themselves: a row erased or edited outside the loader (which
+does not move the data version) still makes `voc_texts` stale."""
 
 
 def _stamp(ws: Workspace) -> str:
-    return f"{ws.data_version}:{SIGNALS_SCHEMA}:{ws.config.voc.max_chars}"
+    """Everything `voc_texts` depends on: the texts, the profiles build (it stores profile
+    ids), the sentiment backend and cleaning rules, and the rules of this module."""
+    profiles = ws.engine.scalar("SELECT value FROM meta WHERE key = 'profiles_build'")
+    backend = cache_key(VaderBackend(), ws.config.voc.max_chars)
+    content = ws.engine.scalar(CONTENT_SQL)
+    return f"{SIGNALS_SCHEMA}|{ws.data_version}|{profiles}|{backend}|{content}"
 
 
 def _stored_stamp(ws: Workspace, key: str) -> str | None:
@@ -52,9 +70,10 @@ def signals_current(ws: Workspace) -> bool:
 
 def ensure_signals(ws: Workspace) -> None:
     """Build `voc_texts` when missing or stale (new data, other text limit, new rules)."""
+    ws.profiles.ensure_current()
     if signals_current(ws):
         return
-    ws.profiles.ensure_current()
+    stamp = _stamp(ws)
     corpus = load_corpus(ws).table
     texts = corpus.column("text").to_pylist()
     keys = [
@@ -96,10 +115,12 @@ def ensure_signals(ws: Workspace) -> None:
     mentions = [j for j in range(n) if kinds[j] == "mentions"]
     for j, label in zip(
         mentions,
-        classify_intents(
+        _intents(
             [texts[j] for j in mentions],
             [mention_kind[j] for j in mentions],
             [columns["sentiment"][j] for j in mentions],
+            [columns["status"][j] for j in mentions],
+            ws.config.voc.max_chars,
         ),
         strict=True,
     ):
@@ -112,19 +133,72 @@ def ensure_signals(ws: Workspace) -> None:
     table = table.append_column("intent", pa.array(intent, pa.string()))
     e = ws.engine
     e.con.register(_NEW, table)
+    e.con.register(_HASHES, scored.select(["text_hash"]))
     try:
         with e.transaction():
             e.execute(f"CREATE OR REPLACE TABLE voc_texts AS SELECT * FROM {_NEW}")
-            _set_stamp(ws, _STAMP, _stamp(ws))
+            # Results of texts no longer held (erased, edited) leave the cache too.
+            e.execute(
+                "DELETE FROM voc_sentiment WHERE text_hash NOT IN "
+                f"(SELECT text_hash FROM {_HASHES})"
+            )
+            _set_stamp(ws, _STAMP, stamp)
     finally:
         e.con.unregister(_NEW)
+        e.con.unregister(_HASHES)
+
+
+def _intents(
+    texts: list[str | None],
+    kinds: list[str | None],
+    sentiments: list[float | None],
+    statuses: list[str | None],
+    max_chars: int,
+) -> list[str]:
+    """Advocacy intent of mentions, judged on the cleaned text (no HTML), once per distinct
+    (text, kind, sentiment) — mentions repeat (reposts, templates). Words in another language
+    or an empty text give `unclassified`; a like or a share without text is amplification."""
+    out: list[str] = []
+    todo: dict[tuple[str | None, str | None, float | None], int] = {}
+    order: list[tuple[str | None, str | None, float | None]] = []
+    for text, kind, score, status in zip(texts, kinds, sentiments, statuses, strict=True):
+        if status in {"non_english", "empty"}:
+            key = (None, "__unclassified__", None)
+        else:
+            key = (text, kind, None if score is None else round(score, 4))
+        if key not in todo:
+            todo[key] = len(order)
+            order.append(key)
+        out.append(key)  # type: ignore[arg-type]
+    readable = [k for k in order if k[1] != "__unclassified__"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TextTruncatedWarning)
+        cleaned = clean_texts([k[0] for k in readable], max_chars)
+    labels = dict(
+        zip(
+            readable,
+            classify_intents(
+                [None if k[0] is None else c.text for k, c in zip(readable, cleaned, strict=True)],
+                [k[1] for k in readable],
+                [k[2] for k in readable],
+            ),
+            strict=True,
+        )
+    )
+    labels[(None, "__unclassified__", None)] = UNCLASSIFIED
+    return [labels[k] for k in out]  # type: ignore[index]
 
 
 def themes_stamp(ws: Workspace) -> str:
-    """What `voc_text_themes` must have been built from to be current."""
+    """What `voc_text_themes` must have been built from to be current: the texts (and all
+    `voc_texts` depends on), the theme settings, and the brand names (stop words)."""
     v = ws.config.voc
     pinned = sorted((k, tuple(w)) for k, w in v.pinned.items())
-    return f"{_stamp(ws)}:{v.themes}:{v.min_themes}:{v.max_themes}:{v.theme_share}:{pinned}"
+    brands = [ws.config.brand.name, *ws.config.brand.competitors]
+    return (
+        f"{_stored_stamp(ws, _STAMP)}:{v.themes}:{v.min_themes}:{v.max_themes}:"
+        f"{v.theme_share}:{pinned}:{brands}"
+    )
 
 
 def themes_current(ws: Workspace) -> bool:
