@@ -130,7 +130,7 @@ class SegmentsConfig:
     # Attitudinal loyalty (affinity): the latest likelihood-to-recommend (0-10) at least
     # `affinity_min_nps`; without one, mean text sentiment at least `affinity_min_sentiment`.
     # No affinity: latest score at most `no_affinity_max_nps`, or sentiment at most
-    # `no_affinity_max_sentiment`. In between or without evidence: unknown.
+    # `no_affinity_max_sentiment`. In between: neutral; without any evidence: unknown.
     affinity_min_nps: int = 9
     no_affinity_max_nps: int = 6
     affinity_min_sentiment: float = 0.3

@@ -305,6 +305,72 @@ def voc(
 
 
 @app.command()
+def segments(
+    workspace: WsArg,
+    export: Annotated[
+        Path | None,
+        typer.Option(help="Write each profile's segment and its signals (.csv or .parquet)."),
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Loyalty x advocacy segments: loyal, captive, fans, others; loyads; transitions."""
+    from cxloop.analytics.segments import SegmentsSettings, build_segments
+    from cxloop.cli.segments_view import render_segments
+    from cxloop.workspace import Workspace
+
+    if export is not None:
+        _check_export(export)
+    with Workspace.open(workspace) as ws:
+        doc = build_segments(ws, SegmentsSettings.from_config(ws), export=export)
+    if export is not None:
+        err.print(f"wrote {doc['export']['rows']:,} profiles to {export}")
+    if json_:
+        print_json(doc)
+        return
+    render_segments(doc)
+
+
+@app.command()
+def personas(
+    workspace: WsArg,
+    k: Annotated[
+        int | None, typer.Option(help="Number of personas (default: chosen by BIC).")
+    ] = None,
+    refit: Annotated[
+        bool, typer.Option(help="Fit the personas again instead of assigning to the saved ones.")
+    ] = False,
+    export: Annotated[
+        Path | None,
+        typer.Option(help="Write each customer's persona and features (.csv or .parquet)."),
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Personas (need states) from behaviour and preferences, and their drift."""
+    from cxloop.analytics.personas import PersonasSettings, build_personas, export_personas
+    from cxloop.cli.personas_view import render_personas
+    from cxloop.workspace import Workspace
+
+    if export is not None:
+        _check_export(export)
+    with Workspace.open(workspace) as ws:
+        doc = build_personas(ws, PersonasSettings.from_config(ws, k=k, refit=refit or None))
+        if export is not None:
+            rows = export_personas(ws, export)
+            err.print(f"wrote {rows:,} customers to {export}")
+    if json_:
+        print_json(doc)
+        return
+    render_personas(doc)
+
+
+def _check_export(path: Path) -> None:
+    """An export path we can write, checked before any work is done."""
+    from cxloop.analytics.voc import check_export_path
+
+    check_export_path(path)
+
+
+@app.command()
 def clv(
     workspace: WsArg,
     model: Annotated[str, typer.Option(help="Purchase model: bgnbd or pareto_nbd.")] = "bgnbd",

@@ -1,0 +1,79 @@
+"""`export_segments`: every profile's segment and the signals behind it, as CSV or Parquet.
+
+Why export the signals and not only the label: a segment is a rule over thresholds, and a
+team acting on it (a win-back list of captives, a referral ask to loyads) needs to see why a
+customer is where they are, and to re-cut with other thresholds without rerunning.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cxloop.analytics.segments.settings import SegmentsSettings
+from cxloop.analytics.segments.state import segment_state
+from cxloop.errors import CxloopError
+
+if TYPE_CHECKING:
+    from cxloop.workspace import Workspace
+
+FORMATS = {".csv": "csv", ".parquet": "parquet"}
+
+COLUMNS = (
+    "profile_id",
+    "segment",
+    "behavioural",
+    "attitude",
+    "attitude_source",
+    "advocate",
+    "orders",
+    "revenue",
+    "first_order",
+    "last_order",
+    "tenure_days",
+    "p_alive",
+    "predicted_clv",
+    "latest_nps",
+    "latest_nps_day",
+    "sentiment",
+    "texts",
+    "advocacy_acts",
+    "referrals",
+    "converted_referrals",
+    "positive_public_reviews",
+    "genuine_mentions",
+    "amplifications",
+    "referral_revenue",
+)
+
+
+def check_export_path(path: Path) -> None:
+    """Refuse a suffix other than .csv or .parquet, or a missing folder, before any work."""
+    if path.suffix.lower() not in FORMATS:
+        raise CxloopError(
+            f"{path}: export segments to .csv or .parquet, not {path.suffix or 'no extension'!r}"
+        )
+    if not path.parent.exists():
+        raise CxloopError(f"{path.parent}: no such folder for the export")
+
+
+def write_profiles(ws: Workspace, path: Path) -> int:
+    """Write `seg_profiles` (made by `segment_state`) to `path`; return the rows written."""
+    rel = ws.engine.con.sql(f"SELECT {', '.join(COLUMNS)} FROM seg_profiles ORDER BY profile_id")
+    if FORMATS[path.suffix.lower()] == "csv":
+        rel.write_csv(str(path), header=True)
+    else:
+        rel.write_parquet(str(path))
+    return int(ws.engine.scalar("SELECT count(*) FROM seg_profiles"))
+
+
+def export_segments(
+    ws: Workspace, path: Path | str, settings: SegmentsSettings | None = None
+) -> int:
+    """Write one row per segmented profile to `path` (.csv or .parquet); return the rows."""
+    path = Path(path)
+    check_export_path(path)
+    settings = settings or SegmentsSettings.from_config(ws)
+    settings.validate()
+    with segment_state(ws, settings):
+        return write_profiles(ws, path)
