@@ -15,9 +15,11 @@ import duckdb
 import numpy as np
 import phonenumbers
 import pytest
+from scipy import stats
 
 from cxloop.generate import GeneratedData, GeneratorSettings, generate
 from cxloop.generate.catalogue import TOUCHPOINTS
+from cxloop.generate.personas import draw_traits, shares_at
 from cxloop.generate.purchases import expected_repeat_purchases, simulate_purchases
 
 KINDS = ("customers", "events", "orders", "feedback", "mentions", "referrals", "touchpoints")
@@ -149,7 +151,7 @@ def test_same_seed_gives_identical_bytes_and_another_seed_does_not(tmp_path: Pat
     b = generate(tmp_path / "b", people=400, seed=3)
     c = generate(tmp_path / "c", people=400, seed=4)
     assert _bytes(a.out_dir) == _bytes(b.out_dir)
-    assert len(_bytes(a.out_dir)) == len(KINDS) + 11
+    assert len(_bytes(a.out_dir)) == len(KINDS) + 13
     assert a.files["customers"].read_bytes() != c.files["customers"].read_bytes()
     assert a.files["events"].read_bytes() != c.files["events"].read_bytes()
 
@@ -448,6 +450,10 @@ def test_settings_refuse_impossible_worlds() -> None:
         GeneratorSettings(people=0)
     with pytest.raises(ValueError, match="dirty_rate"):
         GeneratorSettings(dirty_rate=0.9)
+    with pytest.raises(ValueError, match="drift_persona"):
+        GeneratorSettings(drift_persona="nobody")
+    with pytest.raises(ValueError, match="sum to 1"):
+        GeneratorSettings(personas=GeneratorSettings().personas[:3])
 
 
 def test_loyalty_lounge_is_a_confounded_null(tmp_path: Path) -> None:
@@ -490,3 +496,217 @@ def test_loyalty_lounge_is_a_confounded_null(tmp_path: Path) -> None:
         ).fetchall()
     )
     assert naive[True] - naive[False] > 0.3
+
+
+PERSONAS = ("premium_loyalist", "store_regular", "digital_native", "deal_seeker")
+
+
+@pytest.fixture(scope="module")
+def large(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
+    """20,000 persons (clean), with orders, events and the persona truth as views."""
+    data = generate(tmp_path_factory.mktemp("large"), people=20_000, seed=11, dirty_rate=0.0)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    for kind in ("orders", "events"):
+        con.execute(
+            f"CREATE VIEW {kind} AS SELECT * FROM read_csv('{data.files[kind]}', "
+            "all_varchar = true)"
+        )
+    for name in ("record_person", "anonymous_person", "personas"):
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_csv('{data.truth_dir / name}.csv')")
+    con.execute(
+        "CREATE TABLE person_orders AS SELECT p.persona, p.person_id, o.channel, "
+        "o.amount::DOUBLE AS amount FROM orders o JOIN record_person r "
+        "ON r.customer_id = o.customer_id AND r.source = o.source "
+        "JOIN personas p USING (person_id)"
+    )
+    con.execute(
+        "CREATE TABLE person_events AS SELECT p.persona, p.person_id, e.touchpoint, e.channel "
+        "FROM events e LEFT JOIN record_person r "
+        "ON r.customer_id = e.customer_id AND r.source = e.source "
+        "LEFT JOIN anonymous_person a ON a.anonymous_id = e.anonymous_id "
+        "JOIN personas p ON p.person_id = coalesce(r.person_id, a.person_id)"
+    )
+    con.execute(f"CREATE VIEW settings AS SELECT '{data.truth_dir}' AS truth_dir")
+    return con
+
+
+def _truth_dir(con: duckdb.DuckDBPyConnection) -> Path:
+    return Path(con.execute("SELECT truth_dir FROM settings").fetchone()[0])
+
+
+def test_persona_draws_keep_the_btyd_laws_exactly() -> None:
+    """lambda and nu stay Gamma(r, alpha) and Gamma(q, gamma), independent of each other and
+    of the acquisition day, while the persona follows their ranks and the planted shares."""
+    s = GeneratorSettings(people=200_000, seed=3)
+    traits = draw_traits(np.random.default_rng(5), s)
+    lam_law = stats.gamma(s.bgnbd_r, scale=1.0 / s.bgnbd_alpha)
+    nu_law = stats.gamma(s.spend_q, scale=1.0 / s.spend_gamma)
+    assert stats.kstest(traits.lam, lam_law.cdf).pvalue > 0.001
+    assert stats.kstest(traits.nu, nu_law.cdf).pvalue > 0.001
+    assert abs(stats.spearmanr(traits.lam, traits.nu).statistic) < 0.01
+    assert abs(stats.spearmanr(traits.lam, traits.acquired).statistic) < 0.01
+    assert stats.kstest(traits.axis, "uniform").pvalue > 0.001
+    for late in (False, True):  # the rate law holds within personas' drifting mix too
+        half = (traits.acquired > s.acquisition_days / 2) == late
+        assert stats.kstest(traits.lam[half], lam_law.cdf).pvalue > 0.001
+    organic = ~traits.reserved
+    expected = shares_at(s, traits.acquired[organic]).mean(axis=0)
+    observed = np.bincount(traits.persona[organic], minlength=4) / organic.sum()
+    assert observed == pytest.approx(expected, abs=0.005)
+    # Persona follows the ranks: deal seekers buy most often with the smallest baskets.
+    names = [p.name for p in s.personas]
+    lam = {n: np.median(traits.lam[traits.persona == i]) for i, n in enumerate(names)}
+    nu = {n: np.median(traits.nu[traits.persona == i]) for i, n in enumerate(names)}
+    assert lam["deal_seeker"] > 3 * lam["premium_loyalist"]
+    assert nu["deal_seeker"] > 1.5 * nu["premium_loyalist"]  # larger nu: smaller amounts
+
+
+def test_personas_are_planted_with_their_shares_and_drift(large) -> None:
+    one = lambda sql: large.execute(sql).fetchone()[0]  # noqa: E731
+    assert one("SELECT count(*) FROM personas") == 20_000
+    assert {r[0] for r in large.execute("SELECT DISTINCT persona FROM personas").fetchall()} == set(
+        PERSONAS
+    )
+    truth = json.loads((_truth_dir(large) / "personas.json").read_text())
+    planted = {p["name"]: p["mean_share_over_acquisition"] for p in truth["personas"]}
+    assert truth["drift"]["persona"] == "digital_native"
+    assert (truth["drift"]["start_share"], truth["drift"]["end_share"]) == (0.15, 0.4)
+    # Organic customers: first purchase within the acquisition period (referred friends later).
+    buyers = "FROM personas WHERE is_buyer AND acquired_at < TIMESTAMPTZ '2025-07-01'"
+    n = one(f"SELECT count(*) {buyers}")
+    shares = dict(large.execute(f"SELECT persona, count(*) / {n} {buyers} GROUP BY 1").fetchall())
+    for name in PERSONAS:
+        se = np.sqrt(planted[name] * (1 - planted[name]) / n)
+        assert abs(shares[name] - planted[name]) < 4 * se + 0.01, name
+    # Drift: the digital natives' share among new customers, first vs last quarter of the
+    # acquisition period; planted means 0.15 + 0.25 / 8 and 0.15 + 0.25 * 7 / 8.
+    quarter = (
+        "SELECT avg((persona = 'digital_native')::INT), count(*) FROM personas WHERE is_buyer "
+        "AND acquired_at >= TIMESTAMPTZ '{}' AND acquired_at < TIMESTAMPTZ '{}'"
+    )
+    early, n_early = large.execute(quarter.format("2024-07-01", "2024-09-30")).fetchone()
+    late, n_late = large.execute(quarter.format("2025-04-01", "2025-07-01")).fetchone()
+    assert early == pytest.approx(0.18125, abs=4 * np.sqrt(0.18 * 0.82 / n_early) + 0.01)
+    assert late == pytest.approx(0.36875, abs=4 * np.sqrt(0.37 * 0.63 / n_late) + 0.01)
+    observed = truth["drift"]["observed_by_acquisition_quarter"]
+    assert [q["quarter"] for q in observed[:4]] == ["2024Q3", "2024Q4", "2025Q1", "2025Q2"]
+    rising = [q["share"] for q in observed[:4]]
+    assert rising == sorted(rising) and rising[3] > rising[0] + 0.12
+
+
+def _columns(rows: dict[str, tuple]) -> list[dict[str, float]]:
+    """{persona: (a, b, ...)} as [{persona: a}, {persona: b}, ...]."""
+    return [dict(zip(rows, col, strict=True)) for col in zip(*rows.values(), strict=True)]
+
+
+def test_personas_differ_in_the_exported_orders_and_events(large) -> None:
+    """What a clustering of customers sees: channel mix, basket size, frequency, touchpoints."""
+    orders = {
+        r[0]: r[1:]
+        for r in large.execute(
+            "SELECT persona, avg((channel = 'store')::INT), avg((channel = 'app')::INT), "
+            "avg((channel = 'web')::INT), avg(amount), count(*) / count(DISTINCT person_id) "
+            "FROM person_orders GROUP BY 1"
+        ).fetchall()
+    }
+    store, app, web, amount, per_buyer = _columns(orders)
+    assert store["store_regular"] > 0.85 and max(store[p] for p in PERSONAS[2:]) < 0.1
+    assert app["digital_native"] > 0.7 and web["deal_seeker"] > 0.7
+    assert 0.3 < app["premium_loyalist"] < 0.6 and 0.3 < web["premium_loyalist"] < 0.6
+    assert amount["premium_loyalist"] > 1.6 * amount["deal_seeker"]
+    assert per_buyer["deal_seeker"] > 2 * per_buyer["premium_loyalist"]
+    events = {
+        r[0]: r[1:]
+        for r in large.execute(
+            "SELECT persona, avg((touchpoint = 'search')::INT), "
+            "avg((touchpoint = 'product_view')::INT), avg((touchpoint = 'store_visit')::INT), "
+            "count(*) FILTER (WHERE touchpoint = 'social_share') / count(DISTINCT person_id), "
+            "avg((channel IN ('web', 'app'))::INT) FROM person_events GROUP BY 1"
+        ).fetchall()
+    }
+    search, view, visit, social, online = _columns(events)
+    assert max(search, key=search.get) == "deal_seeker" and search["deal_seeker"] > 0.25
+    assert max(view, key=view.get) == "digital_native"
+    assert max(visit, key=visit.get) == "store_regular" and online["store_regular"] < 0.3
+    assert max(social, key=social.get) == "digital_native"
+    assert social["digital_native"] > 3 * social["deal_seeker"]
+
+
+def test_records_fit_the_persona(large) -> None:
+    """Store regulars carry a loyalty card, digital natives (app users) a shop account."""
+    held = dict(
+        large.execute(
+            "SELECT p.persona, avg((list_contains(s, 'store'))::INT) FROM personas p JOIN "
+            "(SELECT person_id, list(source) AS s FROM record_person GROUP BY 1) USING (person_id)"
+            " WHERE p.is_buyer GROUP BY 1"
+        ).fetchall()
+    )
+    assert held["store_regular"] == 1.0 and held["digital_native"] < 0.15
+    app_without_account = large.execute(
+        "SELECT count(*) FROM person_orders o WHERE channel = 'app' AND NOT EXISTS (SELECT 1 "
+        "FROM record_person r WHERE r.person_id = o.person_id AND r.source = 'shop')"
+    ).fetchone()[0]
+    assert app_without_account == 0
+
+
+def test_segment_truth_follows_its_definitions(sample: GeneratedData, db) -> None:
+    """Signals recomputed from the files (dirty rows left out) agree with truth/personas.csv."""
+    path = sample.truth_dir / "personas.csv"
+    db.execute(f"CREATE OR REPLACE VIEW truth_personas AS SELECT * FROM read_csv('{path}')")
+    db.execute(
+        f"CREATE OR REPLACE VIEW truth_mentions AS SELECT * FROM "
+        f"read_csv('{sample.truth_dir / 'mentions_truth.csv'}')"
+    )
+    one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
+    valid = {kind: f"(SELECT * FROM {kind} WHERE NOT ({VIOLATIONS[kind]}))" for kind in KINDS}
+    person = (
+        "JOIN truth_record_person r ON r.customer_id = {0}.customer_id AND r.source = {0}.source"
+    )
+    db.execute(
+        "CREATE OR REPLACE TABLE recount AS SELECT r.person_id, count(*) AS n, "
+        f"max(o.ordered_at::TIMESTAMPTZ)::DATE AS last FROM {valid['orders']} o "
+        f"{person.format('o')} WHERE o.status = 'completed' GROUP BY 1"
+    )
+    wrong = one(
+        "SELECT count(*) FROM truth_personas t LEFT JOIN recount c USING (person_id) "
+        "WHERE t.completed_orders <> coalesce(c.n, 0) OR t.repeat_buyer <> (coalesce(c.n, 0) >= 2)"
+        " OR t.active <> coalesce(c.last >= DATE '2025-06-30', false)"
+    )
+    assert wrong == 0
+    db.execute(
+        "CREATE OR REPLACE TABLE acts AS "
+        f"SELECT r.person_id FROM {valid['referrals']} x JOIN truth_record_person r "
+        "ON r.customer_id = x.referrer_id AND r.source = 'shop' "
+        f"UNION SELECT r.person_id FROM {valid['feedback']} f {person.format('f')} "
+        "WHERE f.public = 'true' AND f.metric = 'rating' AND f.score::INT >= 4 "
+        f"UNION SELECT r.person_id FROM {valid['mentions']} m "
+        "JOIN truth_mentions t USING (mention_id) JOIN truth_record_person r "
+        "ON r.customer_id = m.customer_id AND r.source = 'crm' "
+        "WHERE t.sentiment = 1 AND m.text ILIKE '%recommend%'"
+    )
+    wrong = one(
+        "SELECT count(*) FROM truth_personas t LEFT JOIN acts a USING (person_id) "
+        "WHERE t.advocate <> (a.person_id IS NOT NULL)"
+    )
+    assert wrong == 0 and one("SELECT count(*) FROM acts") > 0
+    rules = one(
+        "SELECT count(*) FROM truth_personas WHERE segment <> CASE "
+        "WHEN repeat_buyer AND active AND affinity = 'affinity' THEN 'loyal' "
+        "WHEN repeat_buyer AND active AND affinity = 'no_affinity' THEN 'captive' "
+        "WHEN affinity = 'affinity' THEN 'fan' ELSE 'other' END "
+        "OR loyad <> (segment = 'loyal' AND advocate) "
+        "OR affinity <> CASE WHEN satisfaction >= 8.5 THEN 'affinity' "
+        "WHEN satisfaction <= 6.5 THEN 'no_affinity' ELSE 'neutral' END"
+    )
+    assert rules == 0
+    segments = dict(
+        db.execute("SELECT segment, count(*) FROM truth_personas GROUP BY 1").fetchall()
+    )
+    assert set(segments) == {"loyal", "captive", "fan", "other"}
+    assert one("SELECT count(*) FROM truth_personas WHERE loyad") > 0
+    # Captives are mostly price-driven deal seekers, loyal customers rarely are.
+    captive = dict(db.execute(
+        "SELECT persona, count(*) FROM truth_personas WHERE segment = 'captive' GROUP BY 1"
+    ).fetchall())  # fmt: skip
+    assert max(captive, key=captive.get) == "deal_seeker"

@@ -195,12 +195,10 @@ def test_generated_share_of_voice_and_sentiment_ordering(sample):
         # Likes and shares carry no text, so they are exactly the unscored mentions.
         assert row["net_sentiment"]["n"] == row["mentions"] - row["unscored"]
         assert len(row["trend"]) >= 12
+    # At 3,000 people only the leader is stable from seed to seed: the planted gaps (0.11 and
+    # 0.09 in net sentiment) need the larger sample below to be resolved beyond chance.
     by_net = sorted(rows, key=lambda r: -r["net_sentiment"]["value"])
-    assert [r["brand"] for r in by_net] == planted_order()
-    # Northwind is ahead of both competitors beyond chance; Fabrikam vs Contoso is not resolved
-    # at this size (docs/voc.md gives the numbers).
-    for row in rows[1:]:
-        assert row["vs_ours"]["ci_low"] > 0 and row["vs_ours"]["p_value"] < 0.05
+    assert by_net[0]["brand"] == planted_order()[0]
 
 
 @pytest.mark.slow

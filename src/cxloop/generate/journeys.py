@@ -3,7 +3,8 @@
 Web and app events before login carry only the device's anonymous id; the checkout (and an
 add-to-cart while logged in) carries both the anonymous id and the shop customer id, which is
 what stitches a cookie to a person. Persons without a shop account and the extra visitors
-browse anonymously and never identify.
+browse anonymously and never identify. How much a person browses, how many pages a session
+holds, how many of them are searches and how often the app is used follow their persona.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from cxloop.generate.arrays import expand, lognormal_seconds
 from cxloop.generate.catalogue import CH
 from cxloop.generate.events import EventPart, event_part
 from cxloop.generate.people import Persons
+from cxloop.generate.personas import persona_values
 from cxloop.generate.purchases import Orders
 from cxloop.generate.settings import GeneratorSettings
 from cxloop.generate.strings import digits, join, json_number
 
 SHOP, STORE = 1, 2
 MINUTE = 1.0 / 1440.0
+VISITOR_VIEWS, VISITOR_SEARCH_SHARE = 3.5, 0.25
+"""Extra anonymous visitors have no persona: mean views per session and share of searches."""
 
 
 def cookie_offsets(persons: Persons) -> np.ndarray:
@@ -42,11 +46,13 @@ def _views(
     gap: np.ndarray,
     count: np.ndarray,
     channel: np.ndarray,
+    search_share: np.ndarray,
 ) -> list[EventPart]:
-    """`count` product views and searches per session, `gap` days apart from `start`."""
+    """`count` product views and searches per session, `gap` days apart from `start`; each is
+    a search with the session's `search_share`."""
     group, position = expand(count)
     t = start[group] + position * gap[group]
-    search = rng.random(len(group)) < 0.25
+    search = rng.random(len(group)) < search_share[group]
     view, find = ~search, search
     results = np.where(rng.random(find.sum()) < 0.08, 0, 1 + rng.poisson(11, find.sum()))
     sku = rng.integers(10_000, 99_999, view.sum())
@@ -73,18 +79,30 @@ def _views(
     ]
 
 
+def _page_count(rng: np.random.Generator, s: GeneratorSettings, persona: np.ndarray) -> np.ndarray:
+    """Product views and searches in a session: 1 + Poisson(persona's mean - 1)."""
+    mean = persona_values(s, "views_per_session")[persona]
+    return 1 + rng.poisson(np.maximum(mean - 1.0, 0.0))
+
+
 def order_sessions(
-    rng: np.random.Generator, persons: Persons, orders: Orders, order_index: np.ndarray
+    rng: np.random.Generator,
+    s: GeneratorSettings,
+    persons: Persons,
+    orders: Orders,
+    order_index: np.ndarray,
 ) -> list[EventPart]:
     """The session that led to each order: browse, cart and checkout online, or a store visit."""
     parts: list[EventPart] = []
     web = np.flatnonzero(orders.web)
     person, t = orders.person[web], orders.t[web]
+    persona = persons.persona[person]
     channel = np.where(orders.app[web], CH["app"], CH["web"]).astype(np.int8)
     cookie = _pick_cookie(rng, persons, person)
     gap = rng.uniform(1.5, 6.0, len(web)) * MINUTE
-    count = rng.integers(1, 7, len(web))
-    parts += _views(rng, person, cookie, t - (count + 1) * gap, gap, count, channel)
+    count = _page_count(rng, s, persona)
+    search_share = persona_values(s, "search_share")[persona]
+    parts += _views(rng, person, cookie, t - (count + 1) * gap, gap, count, channel, search_share)
     items = orders.items[web]
     parts.append(
         event_part(person, t - gap, "add_to_cart", channel, cookie=cookie,
@@ -122,7 +140,8 @@ def browse_sessions(
     end = s.window_days
     devices = np.flatnonzero(persons.devices > 0)
     shop = persons.has_shop[devices]
-    sessions = rng.poisson(np.where(shop, 3.0, 1.5))
+    mean = persona_values(s, "browse_sessions")[persons.persona[devices]]
+    sessions = rng.poisson(np.where(shop, mean, 0.5 * mean))
     owner, _ = expand(sessions)
     person = devices[owner]
     cookie = _pick_cookie(rng, persons, person)
@@ -136,12 +155,15 @@ def browse_sessions(
     is_shop = np.concatenate([is_shop, np.zeros(len(visitor), dtype=bool)])
 
     n = len(person)
+    known = person >= 0
+    persona = persons.persona[np.where(known, person, 0)]
     start = rng.uniform(0.0, end, n)
     gap = rng.uniform(1.0, 5.0, n) * MINUTE
-    count = rng.integers(1, 7, n)
-    app = is_shop & (rng.random(n) < 0.3)
+    count = np.where(known, _page_count(rng, s, persona), 1 + rng.poisson(VISITOR_VIEWS - 1.0, n))
+    app = is_shop & (rng.random(n) < persona_values(s, "app_share")[persona])
     channel = np.where(app, CH["app"], CH["web"]).astype(np.int8)
-    parts = _views(rng, person, cookie, start, gap, count, channel)
+    search_share = np.where(known, persona_values(s, "search_share")[persona], VISITOR_SEARCH_SHARE)
+    parts = _views(rng, person, cookie, start, gap, count, channel, search_share)
 
     cart = rng.random(n) < np.where(is_shop, 0.35, 0.15)
     login = cart & is_shop & (rng.random(n) < 0.5)

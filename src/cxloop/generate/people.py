@@ -13,6 +13,7 @@ from datetime import date
 import numpy as np
 
 from cxloop.generate import banks
+from cxloop.generate.personas import Traits, persona_values
 from cxloop.generate.settings import GeneratorSettings
 from cxloop.generate.strings import unique_ints
 
@@ -50,7 +51,8 @@ class Persons:
     unlinkable: np.ndarray  # planted: shop account with another e-mail and no phone
     reserved: np.ndarray  # held back for phase two (referred friends and fillers)
     devices: np.ndarray  # cookies / app installs that browse
-    person_effect: np.ndarray  # latent satisfaction offset (NPS points)
+    persona: np.ndarray  # int8 index into settings.personas
+    person_effect: np.ndarray  # latent satisfaction offset (NPS points), persona offset included
     segment: np.ndarray
     plan: np.ndarray
 
@@ -60,10 +62,13 @@ class Persons:
         return len(self.country)
 
 
-def draw_persons(rng: np.random.Generator, settings: GeneratorSettings) -> Persons:
+def draw_persons(rng: np.random.Generator, settings: GeneratorSettings, traits: Traits) -> Persons:
     """Draw every person, their systems and their latent traits.
 
-    The last `referee_share * people` persons are reserved: they hold an online account and are
+    Whether a person is known to the shop or the stores at all, and whether they buy, does not
+    depend on the persona (so the persona mix of buyers is the planted one); which record they
+    hold does: a store regular carries a loyalty card, an app user has a shop account. The
+    reserved persons (see `personas.reserved_mask`) hold an online account only and are
     acquired in phase two, by a promoter's referral where one converts.
     """
     n = settings.people
@@ -77,15 +82,15 @@ def draw_persons(rng: np.random.Generator, settings: GeneratorSettings) -> Perso
     area = (rng.random(n) * n_areas[city]).astype(np.int64)
 
     has_crm = rng.random(n) < settings.crm_share
-    has_shop = rng.random(n) < settings.shop_share
-    has_store = rng.random(n) < settings.store_share
+    reached = rng.random(n) < settings.channel_record_share
+    mix = np.cumsum([p.record_mix for p in settings.personas], axis=1)[traits.persona]
+    kind = (rng.random(n)[:, None] >= mix[:, :-1]).sum(axis=1)  # 0 shop, 1 both, 2 card
+    has_shop = reached & (kind <= 1)
+    has_store = reached & (kind >= 1)
+    reserved = traits.reserved
+    has_shop[reserved] = True
+    has_store[reserved] = False
     has_crm |= ~(has_shop | has_store)  # everyone is known to at least one system
-    reserved = np.zeros(n, dtype=bool)
-    n_reserved = round(n * settings.referee_share) if n >= 100 else 0
-    if n_reserved:
-        reserved[n - n_reserved :] = True
-        has_shop[reserved] = True
-        has_store[reserved] = False
     buyer = (has_shop | has_store) & (rng.random(n) < settings.buyer_share)
     buyer |= reserved
 
@@ -123,7 +128,9 @@ def draw_persons(rng: np.random.Generator, settings: GeneratorSettings) -> Perso
         unlinkable=unlinkable,
         reserved=reserved,
         devices=devices.astype(np.int64),
-        person_effect=rng.normal(0.0, settings.person_effect_sd, n),
+        persona=traits.persona,
+        person_effect=persona_values(settings, "satisfaction_offset")[traits.persona]
+        + rng.normal(0.0, settings.person_effect_sd, n),
         segment=rng.integers(0, len(banks.SEGMENTS), n),
         plan=rng.choice(3, size=n, p=[0.6, 0.3, 0.1]),
     )

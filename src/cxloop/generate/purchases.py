@@ -63,11 +63,13 @@ class _Outcome:
     returned: np.ndarray
 
 
-def _outcomes(rng: np.random.Generator, s: GeneratorSettings, web_share: np.ndarray) -> _Outcome:
+def _outcomes(
+    rng: np.random.Generator, s: GeneratorSettings, web_share: np.ndarray, app_share: np.ndarray
+) -> _Outcome:
     """Channel, cancellation, delivery delay and return of orders (one per `web_share` entry)."""
     n = len(web_share)
     web = rng.random(n) < web_share
-    app = web & (rng.random(n) < s.app_share)
+    app = web & (rng.random(n) < app_share)
     cancelled = rng.random(n) < s.cancel_share
     late = web & ~cancelled & (rng.random(n) < s.late_delivery_share)
     late_days = np.where(late, rng.geometric(0.4, n), 0)
@@ -77,10 +79,11 @@ def _outcomes(rng: np.random.Generator, s: GeneratorSettings, web_share: np.ndar
 
 
 def web_order_share(
-    s: GeneratorSettings, has_shop: np.ndarray, has_store: np.ndarray
+    online_share: np.ndarray, has_shop: np.ndarray, has_store: np.ndarray
 ) -> np.ndarray:
-    """Chance that an order is online: 1 with only an account, 0 with only a card."""
-    return np.where(has_shop & has_store, s.web_order_share, has_shop.astype(float))
+    """Chance that an order is online: 1 with only an account, 0 with only a card, and the
+    persona's `online_share` with both."""
+    return np.where(has_shop & has_store, online_share, has_shop.astype(float))
 
 
 def simulate_purchases(
@@ -89,15 +92,28 @@ def simulate_purchases(
     person: np.ndarray,
     acquired: np.ndarray,
     web_share: np.ndarray,
+    *,
+    lam: np.ndarray | None = None,
+    nu: np.ndarray | None = None,
+    app_share: np.ndarray | float = 0.0,
 ) -> tuple[Orders, BuyerTruth]:
-    """Orders of the buyers `person`, first purchase at day `acquired`, until the window end."""
+    """Orders of the buyers `person`, first purchase at day `acquired`, until the window end.
+
+    `lam` (per week) and `nu` are the buyers' rate and spend scale when drawn beforehand (the
+    world draws them with the persona, see `personas.py`), else they are drawn here from the
+    same Gamma laws; the dropout probability p is always drawn here. `app_share` is each
+    buyer's chance that an online order is placed in the app.
+    """
     n = len(person)
     end = s.window_days
-    lam = rng.gamma(s.bgnbd_r, 1.0 / s.bgnbd_alpha, n)  # per week
+    if lam is None:
+        lam = rng.gamma(s.bgnbd_r, 1.0 / s.bgnbd_alpha, n)  # per week
     p = rng.beta(s.bgnbd_a, s.bgnbd_b, n)
-    nu = rng.gamma(s.spend_q, 1.0 / s.spend_gamma, n)
+    if nu is None:
+        nu = rng.gamma(s.spend_q, 1.0 / s.spend_gamma, n)
+    app = np.broadcast_to(np.asarray(app_share, dtype=float), (n,))
 
-    first = _outcomes(rng, s, web_share)
+    first = _outcomes(rng, s, web_share, app)
     first_late = first.late_days > 0
     p_effective = np.minimum(1.0, p * np.where(first_late, s.late_dropout_multiplier, 1.0))
 
@@ -121,7 +137,7 @@ def simulate_purchases(
     times = np.concatenate(steps_t)
     is_first = np.zeros(len(who), dtype=bool)
     is_first[:n] = True
-    repeat = _outcomes(rng, s, web_share[who[n:]])
+    repeat = _outcomes(rng, s, web_share[who[n:]], app[who[n:]])
     out = _Outcome(
         *(np.concatenate([getattr(first, k), getattr(repeat, k)]) for k in _Outcome.__annotations__)
     )

@@ -20,6 +20,48 @@ COUNTRIES: tuple[str, ...] = ("US", "CA", "GB")
 
 
 @dataclass(frozen=True)
+class Persona:
+    """One need state: how its members buy, browse and feel (docs/generator.md, Personas).
+
+    Personas act on observable behaviour (records, channels, browsing, social sharing, score
+    level) so that a clustering of per-customer features can find them, and on the rank of a
+    buyer's purchase rate and basket size without changing the BTYD laws (see `personas.py`).
+    """
+
+    name: str
+    share: float
+    """Share among the customers acquired on the first day of the acquisition period."""
+    record_mix: tuple[float, float, float]
+    """Of its members known to the shop or the stores: shop account only, both an account
+    and a loyalty card, card only."""
+    online_share: float
+    """Orders placed online by a member with both an account and a card."""
+    app_share: float
+    """Online orders, and browsing sessions, in the app rather than on the web site."""
+    browse_sessions: float
+    """Mean sessions without an order over the window, per member with a shop account
+    (half as many for anonymous browsers)."""
+    views_per_session: float
+    """Mean product views and searches per session (at least one)."""
+    search_share: float
+    """Share of those that are searches rather than product views."""
+    social_weight: float
+    """Relative chance that a known customer's social mention is theirs."""
+    satisfaction_offset: float
+    """Latent satisfaction points added to the person effect (NPS scale)."""
+
+
+DEFAULT_PERSONAS: tuple[Persona, ...] = (
+    Persona("premium_loyalist", 0.25, (0.50, 0.45, 0.05), 0.85, 0.50, 1.5, 2.0, 0.15, 1.0, 0.8),
+    Persona("store_regular", 0.30, (0.00, 0.25, 0.75), 0.05, 0.20, 0.3, 2.0, 0.25, 0.5, 0.0),
+    Persona("digital_native", 0.15, (0.90, 0.10, 0.00), 0.95, 0.85, 4.0, 5.0, 0.10, 5.0, 0.0),
+    Persona("deal_seeker", 0.30, (0.80, 0.15, 0.05), 0.90, 0.05, 3.0, 3.5, 0.60, 1.0, -0.8),
+)
+"""The four planted personas, listed from large, rare baskets to small, frequent ones: their
+bands on the purchase-rate-versus-basket-size axis follow this order."""
+
+
+@dataclass(frozen=True)
 class GeneratorSettings:
     """The simulated Northwind retailer: population, behaviour and planted effects.
 
@@ -52,10 +94,9 @@ class GeneratorSettings:
     """Share of persons living in US, CA, GB."""
     crm_share: float = 0.80
     """Chance of a CRM record; persons drawn with no record at all get one too (~85% in all)."""
-    shop_share: float = 0.60
-    """Chance of an online shop account."""
-    store_share: float = 0.30
-    """Chance of an in-store loyalty card."""
+    channel_record_share: float = 0.72
+    """Chance of a shop account or a loyalty card (or both); which one follows the persona's
+    `record_mix` (about 57% of persons have an account, 31% a card)."""
     buyer_share: float = 0.85
     """Chance that a person with a shop account or loyalty card ever buys (others are leads)."""
     consent_share: float = 0.60
@@ -88,10 +129,17 @@ class GeneratorSettings:
     """Gamma-Gamma: shape of the Gamma distribution of nu."""
     spend_gamma: float = 45.0
     """Gamma-Gamma: rate of that distribution (mean amount = p * gamma / (q - 1) = 90 USD)."""
-    web_order_share: float = 0.7
-    """Chance that an order of a person with both a shop account and a card is placed online."""
-    app_share: float = 0.35
-    """Online orders placed in the app rather than on the web site."""
+
+    # -- personas (need states) and their drift ----------------------------------------------
+    personas: tuple[Persona, ...] = DEFAULT_PERSONAS
+    """The personas, from large, rare baskets to small, frequent ones (see `Persona`)."""
+    drift_persona: str = "digital_native"
+    """The persona whose share among new customers rises over the acquisition period."""
+    drift_end_share: float = 0.40
+    """Its share among the customers acquired on the last day of the acquisition period; it
+    rises linearly from its `share`, and the other personas shrink in proportion."""
+    persona_noise: float = 0.1
+    """Chance that a person's persona ignores their purchase rate and basket size ranks."""
 
     # -- own-stage experiences and their planted effects on behaviour ------------------------
     late_delivery_share: float = 0.15
@@ -170,6 +218,28 @@ class GeneratorSettings:
             raise ValueError("lounge shares need five quintiles and a positive visit gap")
         if len(self.competitors) != 2 or len(self.brand_shares) != 3:
             raise ValueError("the world has our brand and exactly two competitors")
+        self._check_personas()
+
+    def _check_personas(self) -> None:
+        """Persona shares and record mixes must be distributions; the drift must be possible."""
+        names = [p.name for p in self.personas]
+        if not names or len(set(names)) != len(names) or self.drift_persona not in names:
+            raise ValueError("personas need distinct names, one of them the drift_persona")
+        if abs(sum(p.share for p in self.personas) - 1.0) > 1e-9 or any(
+            p.share < 0 or abs(sum(p.record_mix) - 1.0) > 1e-9 or min(p.record_mix) < 0
+            for p in self.personas
+        ):
+            raise ValueError("persona shares and each persona's record_mix must sum to 1")
+        for p in self.personas:
+            rates = (p.online_share, p.app_share, p.search_share)
+            if min(rates) < 0 or max(rates) > 1 or p.views_per_session < 1:
+                raise ValueError(f"persona {p.name}: shares in [0, 1], views_per_session >= 1")
+            if p.browse_sessions < 0 or p.social_weight < 0:
+                raise ValueError(f"persona {p.name}: browse_sessions and social_weight >= 0")
+        if not 0.0 <= self.drift_end_share < 1.0 or not 0.0 <= self.persona_noise <= 1.0:
+            raise ValueError("drift_end_share must be in [0, 1) and persona_noise in [0, 1]")
+        if self.personas[names.index(self.drift_persona)].share >= 1.0:
+            raise ValueError("the drift_persona cannot start with every customer")
 
     @property
     def window_days(self) -> float:

@@ -4,6 +4,7 @@ Share of voice follows `brand_shares`; each brand has its own sentiment mix (Nor
 better liked than Contoso, about level with Fabrikam), which the competitive benchmark should
 find. Some Northwind mentions come from known customers (their CRM id is given) and then reflect
 their own experience: a late delivery shows up as a delivery complaint, like in the surveys.
+Which customer writes follows their persona's `social_weight` (digital natives share most).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from cxloop.generate.arrays import lognormal_seconds
 from cxloop.generate.events import EventPart, event_part
 from cxloop.generate.feedback import Experience, latent
 from cxloop.generate.people import Persons
+from cxloop.generate.personas import persona_values
 from cxloop.generate.settings import GeneratorSettings
 from cxloop.generate.strings import bank, digits, join
 from cxloop.generate.text import THEMES, compose
@@ -50,6 +52,7 @@ class Mentions:
     author: pa.Array
     text: pa.Array
     url: pa.Array
+    recommends: np.ndarray  # a positive text that recommends the brand (an act of advocacy)
 
 
 def simulate_mentions(
@@ -71,7 +74,9 @@ def simulate_mentions(
     known = (brand == 0) & (rng.random(n) < s.known_author_share) & (len(candidates) > 0)
     person = np.full(n, -1, dtype=np.int64)
     if len(candidates):
-        person[known] = rng.choice(candidates, size=known.sum())
+        weight = persona_values(s, "social_weight")[persons.persona[candidates]]
+        chance = weight / weight.sum() if weight.sum() > 0 else None
+        person[known] = rng.choice(candidates, size=known.sum(), p=chance)
         start = first_order_t[person[known]]
         t[known] = start + rng.random(known.sum()) * (end - start)
 
@@ -102,7 +107,11 @@ def simulate_mentions(
         digits(rng.integers(10**11, 10**12, n)),
     )
     reach = np.round(rng.lognormal(5.5, 1.6, n)).astype(np.int64)
-    return Mentions(t, person, brand, platform, kind, reach, theme, sentiment, author, text, url)
+    says = pc.fill_null(pc.match_substring(text, "recommend", ignore_case=True), False)
+    recommends = (sentiment == 2) & np.asarray(says, dtype=bool)
+    return Mentions(
+        t, person, brand, platform, kind, reach, theme, sentiment, author, text, url, recommends
+    )
 
 
 def _authors(rng: np.random.Generator, persons: Persons, person: np.ndarray, n: int) -> pa.Array:

@@ -21,6 +21,7 @@ import pyarrow.csv as pacsv
 
 from cxloop.generate.dirty import Reject
 from cxloop.generate.feedback import METRICS, Answers
+from cxloop.generate.persona_truth import person_signals, persona_rows, persona_summary
 from cxloop.generate.strings import ids, timestamps
 from cxloop.generate.tables import Export
 from cxloop.generate.text import THEMES
@@ -142,6 +143,12 @@ def write_truth(
         "value_quintile": pa.array(_per_buyer(world, world.value.quintile + 1, 0)),
         "loyalty_lounge": pa.array(_per_buyer(world, world.value.lounge, False)),
     })  # fmt: skip
+    signals = person_signals(world, rejects)
+    _csv(out / "personas.csv", {
+        "person_id": person_ids(np.arange(world.persons.count)),
+        **persona_rows(world, signals),
+    })  # fmt: skip
+    _json(out / "personas.json", persona_summary(world, signals))
     _json(out / "parameters.json", parameters(world))
     _json(out / "effects.json", effects(world))
     a = world.answers

@@ -5,12 +5,13 @@ cancelled nor returned) in the window, standardised with the mean and SD over th
 buyers (phase one), so it is what an analysis sees as historical value. It enters the latent
 satisfaction through the person effect,
 
-    person effect = value_effect * z + sqrt(person_effect_sd^2 - value_effect^2) * e,
+    person effect = persona offset + value_effect * z
+                    + sqrt(person_effect_sd^2 - value_effect^2) * e,
 
-(e the person's standard normal draw), which keeps the person effect's SD at
-`person_effect_sd`. The `loyalty_lounge` touchpoint (own stage) is visited by buyers with a
-probability that rises steeply with their value quintile, and has no term in the score model:
-its naive effect on scores is pure confounding by value.
+(e the person's standard normal draw), which keeps the SD of the part beside the persona's
+offset at `person_effect_sd`. The `loyalty_lounge` touchpoint (own stage) is visited by
+buyers with a probability that rises steeply with their value quintile, and has no term in
+the score model: its naive effect on scores is pure confounding by value.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from cxloop.generate.arrays import expand, lognormal_seconds
 from cxloop.generate.catalogue import CH
 from cxloop.generate.events import EventPart, event_part
 from cxloop.generate.people import Persons
+from cxloop.generate.personas import persona_values
 from cxloop.generate.purchases import Orders
 from cxloop.generate.settings import GeneratorSettings
 
@@ -70,11 +72,16 @@ def raw_value(orders: Orders, people: int) -> np.ndarray:
 def with_value_effect(
     s: GeneratorSettings, persons: Persons, who: np.ndarray, z: np.ndarray
 ) -> Persons:
-    """`persons` with the person effect of `who` lifted by `value_effect` per SD of value `z`."""
+    """`persons` with the person effect of `who` lifted by `value_effect` per SD of value `z`.
+
+    The persona's offset stays as it was drawn; only the person's own part is re-mixed.
+    """
     effect = persons.person_effect.copy()
-    e = effect[who] / s.person_effect_sd if s.person_effect_sd > 0 else np.zeros(len(who))
+    offset = persona_values(s, "satisfaction_offset")[persons.persona[who]]
+    own = effect[who] - offset
+    e = own / s.person_effect_sd if s.person_effect_sd > 0 else np.zeros(len(who))
     rest = np.sqrt(max(s.person_effect_sd**2 - s.value_effect**2, 0.0))
-    effect[who] = s.value_effect * z + rest * e
+    effect[who] = offset + s.value_effect * z + rest * e
     return replace(persons, person_effect=effect)
 
 

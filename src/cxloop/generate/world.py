@@ -1,6 +1,8 @@
 """The simulation, start to end: persons, purchases, experiences, voice, advocacy.
 
-It runs in two phases because referrals need promoters: phase one simulates the organic
+Every person's persona, acquisition day and BTYD rate and spend scale are drawn first
+(`personas.py`), because the persona decides which records a person holds. The simulation
+then runs in two phases because referrals need promoters: phase one simulates the organic
 customers up to their relational NPS answers; promoters refer friends, and the converted
 friends (held back from the population) are acquired in phase two at their referral's date.
 Each stage draws from its own random stream (spawned from the seed), so a change in one stage
@@ -29,6 +31,7 @@ from cxloop.generate.feedback import (
 )
 from cxloop.generate.journeys import browse_sessions, order_sessions
 from cxloop.generate.people import Persons, draw_persons
+from cxloop.generate.personas import Traits, draw_traits, persona_values
 from cxloop.generate.purchases import BuyerTruth, Orders, simulate_purchases, web_order_share
 from cxloop.generate.records import (
     Customers,
@@ -50,7 +53,7 @@ from cxloop.generate.value import (
 Progress = Callable[[str, float], None]
 STREAMS = (
     "people", "identifiers", "purchases", "experiences", "voice", "referrals", "social",
-    "sessions", "browsing", "records", "advocacy", "export", "lounge",
+    "sessions", "browsing", "records", "advocacy", "export", "lounge", "personas",
 )  # fmt: skip
 
 
@@ -71,6 +74,7 @@ class World:
     visitors: int
     export_rng: np.random.Generator
     value: ValueTruth
+    traits: Traits
 
 
 def simulate_world(s: GeneratorSettings, progress: Progress) -> World:
@@ -78,18 +82,24 @@ def simulate_world(s: GeneratorSettings, progress: Progress) -> World:
     seeds = np.random.SeedSequence(s.seed).spawn(len(STREAMS))
     rng = {name: np.random.default_rng(seq) for name, seq in zip(STREAMS, seeds, strict=True)}
     n = s.people
-    persons = draw_persons(rng["people"], s)
+    traits = draw_traits(rng["personas"], s)
+    persons = draw_persons(rng["people"], s, traits)
     plan = plan_identifiers(rng["identifiers"], s, persons)
     has = np.stack([persons.has_crm, persons.has_shop, persons.has_store])
     email_code = plan.reference_email(has)
-    web_share = web_order_share(s, persons.has_shop, persons.has_store)
+    online = persona_values(s, "online_share")[persons.persona]
+    web_share = web_order_share(online, persons.has_shop, persons.has_store)
+    app_share = persona_values(s, "app_share")[persons.persona]
     progress("persons", 0.1)
 
+    def purchases(who: np.ndarray, acquired: np.ndarray) -> tuple[Orders, BuyerTruth]:
+        return simulate_purchases(
+            rng["purchases"], s, who, acquired, web_share[who],
+            lam=traits.lam[who], nu=traits.nu[who], app_share=app_share[who],
+        )  # fmt: skip
+
     organic = np.flatnonzero(persons.buyer & ~persons.reserved)
-    acquired = rng["purchases"].uniform(0.0, s.acquisition_days, len(organic))
-    orders1, buyers1 = simulate_purchases(
-        rng["purchases"], s, organic, acquired, web_share[organic]
-    )
+    orders1, buyers1 = purchases(organic, traits.acquired[organic])
     own1 = own_stage(rng["experiences"], s, persons, orders1, np.arange(orders1.count))
     scale = ValueScale.of(raw_value(orders1, n)[organic])
     value_z = scale.standard(raw_value(orders1, n))
@@ -104,9 +114,8 @@ def simulate_world(s: GeneratorSettings, progress: Progress) -> World:
     referrals1, referred_at = refer_friends(rng["referrals"], s, persons, nps1, pool)
     progress("purchases", 0.3)
 
-    fillers = rng["purchases"].uniform(0.0, s.acquisition_days, len(pool))
-    acquired2 = np.where(np.isnan(referred_at), fillers, referred_at)
-    orders2, buyers2 = simulate_purchases(rng["purchases"], s, pool, acquired2, web_share[pool])
+    acquired2 = np.where(np.isnan(referred_at), traits.acquired[pool], referred_at)
+    orders2, buyers2 = purchases(pool, acquired2)
     own2 = own_stage(
         rng["experiences"], s, persons, orders2, orders1.count + np.arange(orders2.count)
     )
@@ -143,7 +152,7 @@ def simulate_world(s: GeneratorSettings, progress: Progress) -> World:
         rng["lounge"], s, persons, all_buyers, value_z[all_buyers], first_t, scale
     )
     parts = (
-        order_sessions(rng["sessions"], persons, orders, np.arange(orders.count))
+        order_sessions(rng["sessions"], s, persons, orders, np.arange(orders.count))
         + own1.events
         + own2.events
         + browse
@@ -176,6 +185,7 @@ def simulate_world(s: GeneratorSettings, progress: Progress) -> World:
         visitors=visitors,
         export_rng=rng["export"],
         value=value,
+        traits=traits,
     )
 
 
