@@ -101,7 +101,8 @@ def _claim(out_dir: Path) -> None:
 
 
 def _later_headlines(context: dict[str, Any]) -> dict[str, Any]:
-    """Headlines of the analyses the report computed (journeys, lifetime value)."""
+    """Headlines of the analyses the report computed (journeys, lifetime value, moments,
+    voice of the customer)."""
     out: dict[str, Any] = {}
     journey = context.get("journey")
     if journey and journey["loop"]["completion_rate"]["value"] is not None:
@@ -114,6 +115,23 @@ def _later_headlines(context: dict[str, Any]) -> dict[str, Any]:
     if clv:
         out[f"predicted {clv['horizon_months']}-month CLV (USD)"] = f"{clv['totals']['clv']:,.2f}"
         out["valuable customers at risk"] = clv["at_risk"]["count"]
+    moments = context.get("moments")
+    top = next((m for m in (moments or {}).get("moments", []) if m["significant"]), None)
+    if top:
+        out["top pivotal moment (NPS points)"] = (
+            f"{top['touchpoint']} {top['condition']}: {top['effect']:+.2f} "
+            f"[{top['ci_low']:+.2f}, {top['ci_high']:+.2f}]"
+        )
+    voc = context.get("voc")
+    if voc and voc["sentiment"]["overall"]["scored"]:
+        net = voc["sentiment"]["overall"]["net"]
+        out["net text sentiment [95% CI]"] = (
+            f"{net['value']:+.2f} [{net['ci_low']:+.2f}, {net['ci_high']:+.2f}] (n={net['n']:,})"
+        )
+        reasons = voc["reasons"].get("overall", {}).get("detractor", [])
+        if reasons:
+            out["what sets detractors apart"] = reasons[0]["item"]
+        out["genuine advocacy mentions"] = voc["advocacy"]["genuine"]["mentions"]
     return out
 
 
