@@ -48,6 +48,7 @@ def build_report(
     from cxloop.report.clv_sections import clv_sections
     from cxloop.report.journey_sections import journey_sections
     from cxloop.report.moments_sections import moments_sections
+    from cxloop.report.personas_sections import personas_sections
     from cxloop.report.segments_sections import segments_sections
     from cxloop.report.voc_sections import voc_sections
 
@@ -56,6 +57,7 @@ def build_report(
     sections += moments_sections(ws, context)
     sections += voc_sections(ws, context)
     sections += segments_sections(ws, context)
+    sections += personas_sections(ws, context)
     sections += clv_sections(ws, context)
     for provider in PROVIDERS:  # sections that later analyses register
         sections.extend(provider(ws, context))
