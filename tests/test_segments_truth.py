@@ -92,3 +92,34 @@ def test_captives_are_mostly_the_planted_price_driven_persona(world):
     _, _, pairs, _, _ = world
     personas = Counter(t["persona"] for r, t in pairs if r["segment"] == "captive")
     assert personas.most_common(1)[0][0] == "deal_seeker", personas
+
+
+def test_planted_personas_are_recovered_and_their_drift_flagged(world):
+    """Adjusted Rand index against the planted personas (aim: above 0.6), and the persona
+    that holds most digital natives is flagged as rising among new customers."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from cxloop.analytics.personas import PersonasSettings, build_personas, export_personas
+
+    base, _, _, profile_person, truth = world
+    with cxloop.Workspace.open(base / "ws") as ws:
+        doc = build_personas(ws, PersonasSettings.from_config(ws))
+        export_personas(ws, base / "personas.csv")
+    found, planted = [], []
+    seen: set[str] = set()
+    for row in _csv(base / "personas.csv"):
+        person = profile_person.get(row["profile_id"])
+        if person is None or person in seen:
+            continue
+        seen.add(person)
+        found.append(row["persona"])
+        planted.append(truth[person]["persona"])
+    ari = adjusted_rand_score(planted, found)
+    print(
+        f"adjusted Rand index {ari:.3f} over {len(found):,} customers, k = {len(doc['personas'])}"
+    )
+    assert len(found) > 2000 and ari > 0.6
+    natives = Counter(f for f, p in zip(found, planted, strict=True) if p == "digital_native")
+    home = natives.most_common(1)[0][0]
+    trend = {str(t["persona"]): t for t in doc["drift_tests"]["trend"]}
+    assert trend[str(home)]["significant"] and trend[str(home)]["direction"] == "rising"
