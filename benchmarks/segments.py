@@ -1,4 +1,4 @@
-"""Segments (+ personas) benchmark (issue 6): target under 60 s for 1,000,000 people.
+"""Segments + personas benchmark (issue 7): target under 60 s for 1,000,000 people.
 
     .venv/bin/python benchmarks/segments.py                      # 1,000,000 people
     .venv/bin/python benchmarks/segments.py --people 20000 --seed 7
@@ -35,6 +35,11 @@ STEPS: list[tuple[str, str, str]] = [
         "segments",
         "from cxloop.analytics.segments import build_segments",
         "build_segments(ws)",
+    ),
+    (
+        "personas",
+        "from cxloop.analytics.personas import PersonasSettings, build_personas",
+        "build_personas(ws, PersonasSettings.from_config(ws, refit=True))",
     ),
 ]
 
