@@ -373,3 +373,49 @@ def test_a_stage_nobody_has_left_has_rates_of_zero_not_null(tmp_path):
     # The own visit is c1's last: nobody has moved on yet, so 0 of 1, not "no data".
     assert (rates[("own", "advocate")]["value"], rates[("own", "advocate")]["n"]) == (0.0, 1)
     assert rates[("advocate", "buy")]["n"] == 0  # no advocate visit at all: no data
+
+
+def test_events_at_one_time_follow_event_id_and_a_repeated_event_is_one_cart(tmp_path):
+    import cxloop
+    from cxloop.analytics.journey import build_journey
+
+    # t1's cart and checkout happen in the same second: `event_id` orders them (a before b),
+    # whatever the file order. The cart also arrives from a second source under the same
+    # event_id (one event, two systems): one cart, not two. t2's late view ends the data.
+    events = (
+        "source,event_id,customer_id,occurred_at,touchpoint,channel\n"
+        "web,b,t1,2025-02-01T10:00:00,checkout,web\n"
+        "web,c,t1,2025-02-01T09:59:00,product_view,web\n"
+        "web,a,t1,2025-02-01T10:00:00,add_to_cart,web\n"
+        "app,a,t1,2025-02-01T10:00:00,add_to_cart,web\n"
+        "web,d,t2,2025-02-05T12:00:00,product_view,web\n"
+    )
+    orders = (
+        "order_id,customer_id,ordered_at,amount,status,channel\n"
+        "o1,t1,2025-02-01T10:00:00,10,completed,web\n"
+    )
+    customers = (
+        "source,customer_id,email\nweb,t1,t1@x.com\napp,t1,t1@x.com\ndefault,t1,t1@x.com\n"
+        "web,t2,t2@x.com\n"
+    )
+    with cxloop.Workspace.init(tmp_path / "ws") as ws:
+        ws.ingest(
+            [
+                write(tmp_path / "customers.csv", customers),
+                write(tmp_path / "touchpoints.csv", TOUCHPOINTS),
+                write(tmp_path / "events.csv", events),
+                write(tmp_path / "orders.csv", orders),
+            ]
+        )
+        doc = build_journey(ws)
+    purchase = {tuple(p["path"]): p for p in doc["paths"] if p["target"] == "purchase"}
+    assert purchase[("product_view", "add_to_cart", "checkout")]["conversions"] == 1
+    overall = by(doc["funnel"], channel="(all)", period=None)
+    assert [s["profiles"] for s in overall["steps"]] == [2, 1, 1, 1]
+    # One cart (the order in the same second keeps it), of 1.
+    assert (overall["cart_abandonment"]["value"], overall["cart_abandonment"]["n"]) == (0.0, 1)
+    # Visits: t1's four events in one minute, t2's single view (a bounce).
+    assert (overall["bounce_rate"]["value"], overall["bounce_rate"]["n"]) == (0.5, 2)
+    buy = doc["stages"][0]
+    # Buy acts: t1's four events and its order, t2's view; one visit each.
+    assert (buy["acts"], buy["visits"], buy["profiles"]) == (6, 2, 2)
