@@ -59,7 +59,11 @@ def check_export_path(path: Path) -> None:
 
 def write_profiles(ws: Workspace, path: Path) -> int:
     """Write `seg_profiles` (made by `segment_state`) to `path`; return the rows written."""
-    rel = ws.engine.con.sql(f"SELECT {', '.join(COLUMNS)} FROM seg_profiles ORDER BY profile_id")
+    # Money is summed as DOUBLE for speed; it goes out at the orders' own precision
+    # (DECIMAL(18,4)), so an export never shows 328.34000000000003.
+    money = {"revenue", "referral_revenue"}
+    columns = [f"CAST(round({c}, 4) AS DECIMAL(18,4)) AS {c}" if c in money else c for c in COLUMNS]
+    rel = ws.engine.con.sql(f"SELECT {', '.join(columns)} FROM seg_profiles ORDER BY profile_id")
     if FORMATS[path.suffix.lower()] == "csv":
         rel.write_csv(str(path), header=True)
     else:
