@@ -388,3 +388,25 @@ def test_render_and_report_section(planted, capsys):
     assert context["personas"]["method"]["model"] == "loaded"
     html = "".join(str(b) for b in sections[0].blocks)
     assert "2025-Q2" in html  # the flagged drift
+
+
+def test_identical_customers_a_fixed_k_and_the_report(tmp_path):
+    """No variation to cluster: labels say "typical customer" rather than noise, an empty
+    persona does not break the report, and a plain run after `--k` lets BIC choose again."""
+    from cxloop.analytics.personas import PersonasSettings, build_personas
+    from cxloop.report.personas_sections import personas_sections
+    from tests.conftest import write
+
+    customers = "customer_id,email\n" + "".join(f"c{i},c{i}@x.com\n" for i in range(40))
+    orders = "order_id,customer_id,ordered_at,amount,status,channel\n" + "".join(
+        f"o{i}a,c{i},2025-01-05,50,completed,web\no{i}b,c{i},2025-03-05,50,completed,web\n"
+        for i in range(40)
+    )
+    paths = [write(tmp_path / "customers.csv", customers), write(tmp_path / "orders.csv", orders)]
+    with cxloop.Workspace.init(tmp_path / "ws", brand="Northwind") as ws:
+        ws.ingest(paths)
+        fixed = build_personas(ws, PersonasSettings.from_config(ws, k=3))
+        assert all("typical customer" in p["label"] for p in fixed["personas"])
+        again = build_personas(ws, PersonasSettings.from_config(ws))
+        personas_sections(ws, {})  # renders, empty personas included
+    assert again["method"]["model"] == "fitted" and again["method"]["criterion"] == "BIC"

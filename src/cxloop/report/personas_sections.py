@@ -65,7 +65,9 @@ def personas_sections(ws: Workspace, context: dict[str, Any]) -> list[Section]:
                     p["size"],
                     _pct(p["share"]["value"]),
                     f"{_pct(p['share']['ci_low'])} to {_pct(p['share']['ci_high'])}",
-                    f"{p['revenue_per_customer']['value']:,.2f}",
+                    "n/a"
+                    if p["revenue_per_customer"]["value"] is None
+                    else f"{p['revenue_per_customer']['value']:,.2f}",
                     _pct(p["revenue_share"]),
                 ]
                 for p in doc["personas"]

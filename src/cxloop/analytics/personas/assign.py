@@ -66,6 +66,8 @@ def refit_reason(
         return "refit asked for"
     if settings.k is not None and settings.k != saved.k:
         return f"{settings.k} personas asked for, the saved model has {saved.k}"
+    if settings.k is None and saved.criterion != "BIC":
+        return "the saved model has a fixed number of personas; BIC chooses again"
     if settings.k is None and saved.k_range != (settings.min_personas, settings.max_personas):
         return "the range of personas changed"
     if saved.seed != settings.seed:

@@ -119,6 +119,8 @@ def load_snapshots(
     )
     if before:
         params["cutoff"] = cutoff
+    if "$brand" in sql:  # tone counts texts about us, not posts about competitors
+        params["brand"] = ws.config.brand.name
     e.execute(sql, params)
     try:
         table = e.arrow(f"SELECT * FROM {queries.CUSTOMERS_TABLE} ORDER BY row")

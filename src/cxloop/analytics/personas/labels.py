@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 
 MIN_Z = 0.5
+NOISE_Z = 0.1
+"""Standardised differences below this are noise, never words ("typical customer" instead)."""
 """A difference of half a standard deviation is a noticeable one (Cohen's medium effect);
 smaller ones are named only when nothing larger sets the persona apart."""
 MIN_WORDS, MAX_WORDS = 2, 4
@@ -99,7 +101,7 @@ def _candidates(names: list[str], diff: np.ndarray) -> list[tuple[str, float, st
     channels: set[tuple[str, bool]] = set()
     for j in order:
         name, d = names[j], float(diff[j])
-        if not np.isfinite(d) or d == 0:
+        if not np.isfinite(d) or abs(d) < NOISE_Z:  # no real difference: nothing to name
             continue
         group, _, value = name.partition(":")
         high = d > 0

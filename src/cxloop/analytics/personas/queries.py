@@ -88,7 +88,8 @@ def customers_sql(
 
     texts = (
         "SELECT profile_id, sentiment, occurred_at FROM voc_texts "
-        "WHERE profile_id IS NOT NULL AND sentiment IS NOT NULL"
+        "WHERE profile_id IS NOT NULL AND sentiment IS NOT NULL "
+        "AND (kind = 'feedback' OR lower(trim(brand)) = lower(trim($brand)))"
         if with_sentiment
         else "SELECT CAST(NULL AS VARCHAR) AS profile_id, CAST(NULL AS DOUBLE) AS sentiment, "
         "CAST(NULL AS TIMESTAMP) AS occurred_at WHERE false"

@@ -43,7 +43,10 @@ def customer_table(m: model.PersonaModel, now: Snapshot) -> pa.Table:
 
 
 def stamp(ws: Workspace, fitted_at: str) -> str:
-    return f"{ws.data_version}:{fitted_at}"
+    """What stored assignments were made from: the data, the profiles build (it holds the
+    profile ids) and the model."""
+    build = ws.engine.scalar("SELECT value FROM meta WHERE key = 'profiles_build'")
+    return f"{ws.data_version}:{build}:{fitted_at}"
 
 
 def store_assignments(ws: Workspace, m: model.PersonaModel, now: Snapshot) -> None:

@@ -62,7 +62,8 @@ WITH made AS (
 ), converted AS (
     SELECT m.pid, coalesce(o.ordered_at, m.created_at) AS converted_at,
            CASE WHEN o.status = 'completed' THEN CAST(o.amount AS DOUBLE) ELSE 0.0 END AS revenue
-    FROM made m LEFT JOIN orders o ON o.order_id = m.converted_order_id
+    FROM made m JOIN orders o ON o.order_id = m.converted_order_id
+        AND o.status = 'completed'
     WHERE m.converted_order_id IS NOT NULL
     QUALIFY row_number() OVER (
         PARTITION BY m.source, m.referral_id
