@@ -287,12 +287,12 @@ def voc(
     json_: JsonOpt = False,
 ) -> None:
     """Voice of the customer: sentiment, themes, detractor reasons, advocacy, competitors."""
-    from cxloop.analytics.voc import VocSettings, build_voc, check_export_path, export_voc
+    from cxloop.analytics.voc import VocSettings, build_voc, export_voc
     from cxloop.cli.voc_view import render_voc
     from cxloop.workspace import Workspace
 
     if export is not None:
-        check_export_path(export)
+        _check_export(export)
     with Workspace.open(workspace) as ws:
         doc = build_voc(ws, VocSettings.from_config(ws, period=period))
         if export is not None:
@@ -365,7 +365,7 @@ def personas(
 
 def _check_export(path: Path) -> None:
     """An export path we can write, checked before any work is done."""
-    from cxloop.analytics.voc import check_export_path
+    from cxloop.analytics.export import check_export_path
 
     check_export_path(path)
 

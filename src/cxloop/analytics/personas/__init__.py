@@ -3,12 +3,11 @@ plain words, saved as a model that later data is assigned to, and watched for dr
 
 from cxloop.analytics.personas.build import build_personas
 from cxloop.analytics.personas.settings import PersonasSettings
-from cxloop.analytics.personas.store import ASSIGNMENTS_TABLE, check_export_path, export_personas
+from cxloop.analytics.personas.store import ASSIGNMENTS_TABLE, export_personas
 
 __all__ = [
     "ASSIGNMENTS_TABLE",
     "PersonasSettings",
     "build_personas",
-    "check_export_path",
     "export_personas",
 ]

@@ -9,15 +9,15 @@ it as it is while it is current, and assigns the customers again when it is not.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 
+from cxloop.analytics.export import check_export_path, write_relation
 from cxloop.analytics.personas import assign, model
 from cxloop.analytics.personas.assign import Snapshot
 from cxloop.analytics.personas.settings import PersonasSettings
-from cxloop.errors import CxloopError
 
 if TYPE_CHECKING:
     from cxloop.workspace import Workspace
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 ASSIGNMENTS_TABLE = "persona_assignments"
 _STAMP_KEY = "persona_assignments_version"
 _NEW = "__personas_new"
-EXPORT_FORMATS = {".csv": "csv", ".parquet": "parquet"}
 
 
 def customer_table(m: model.PersonaModel, now: Snapshot) -> pa.Table:
@@ -67,21 +66,12 @@ def store_assignments(ws: Workspace, m: model.PersonaModel, now: Snapshot) -> No
         e.con.unregister(_NEW)
 
 
-def check_export_path(path: Path) -> None:
-    if Path(path).suffix.lower() not in EXPORT_FORMATS:
-        suffix = Path(path).suffix or "no extension"
-        raise CxloopError(f"{path}: export to .csv or .parquet, not {suffix!r}")
-
-
 def export_personas(ws: Workspace, path: Path) -> int:
     """One row per customer: persona, label, probability, acquisition period and features in
     original units, as assigned by the saved model (one is fitted when there is none). The
     rows stored by the last `build_personas` are written as they are when they are current
     (same data, same model); otherwise the customers are assigned again."""
-    path = Path(path)
-    check_export_path(path)
-    if not path.parent.is_dir():
-        raise CxloopError(f"{path.parent}: no such folder for the export")
+    path = check_export_path(path)
     settings = PersonasSettings.from_config(ws)
     ws.profiles.ensure_current()
     saved, _ = model.load_model(ws.path)
@@ -103,15 +93,10 @@ def export_personas(ws: Workspace, path: Path) -> int:
                     "probability": pa.array([], pa.float64()),
                 }
             )
-            _write(ws.engine.con.from_arrow(empty), path)
+            write_relation(ws.engine.con.from_arrow(empty), path)
             return 0
         store_assignments(ws, run.model, run.now)
-    _write(ws.engine.con.sql(f"SELECT * FROM {ASSIGNMENTS_TABLE} ORDER BY profile_id"), path)
+    write_relation(
+        ws.engine.con.sql(f"SELECT * FROM {ASSIGNMENTS_TABLE} ORDER BY profile_id"), path
+    )
     return int(ws.engine.scalar(f"SELECT count(*) FROM {ASSIGNMENTS_TABLE}"))
-
-
-def _write(relation: Any, path: Path) -> None:
-    if EXPORT_FORMATS[path.suffix.lower()] == "parquet":
-        relation.write_parquet(str(path))
-    else:
-        relation.write_csv(str(path), header=True)

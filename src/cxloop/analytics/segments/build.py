@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cxloop.analytics import stats
+from cxloop.analytics.export import check_export_path
 from cxloop.analytics.periods import parse_period
 from cxloop.analytics.segments import queries
-from cxloop.analytics.segments.export import check_export_path, write_profiles
+from cxloop.analytics.segments.export import write_profiles
 from cxloop.analytics.segments.settings import SegmentsSettings
 from cxloop.analytics.segments.state import State, segment_state
 from cxloop.analytics.segments.transitions import build_transitions

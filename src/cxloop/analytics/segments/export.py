@@ -10,14 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cxloop.analytics.export import check_export_path, write_relation
 from cxloop.analytics.segments.settings import SegmentsSettings
 from cxloop.analytics.segments.state import segment_state
-from cxloop.errors import CxloopError
 
 if TYPE_CHECKING:
     from cxloop.workspace import Workspace
 
-FORMATS = {".csv": "csv", ".parquet": "parquet"}
 
 COLUMNS = (
     "profile_id",
@@ -47,16 +46,6 @@ COLUMNS = (
 )
 
 
-def check_export_path(path: Path) -> None:
-    """Refuse a suffix other than .csv or .parquet, or a missing folder, before any work."""
-    if path.suffix.lower() not in FORMATS:
-        raise CxloopError(
-            f"{path}: export segments to .csv or .parquet, not {path.suffix or 'no extension'!r}"
-        )
-    if not path.parent.exists():
-        raise CxloopError(f"{path.parent}: no such folder for the export")
-
-
 def write_profiles(ws: Workspace, path: Path) -> int:
     """Write `seg_profiles` (made by `segment_state`) to `path`; return the rows written."""
     # Money is summed as DOUBLE for speed; it goes out at the orders' own precision
@@ -64,10 +53,7 @@ def write_profiles(ws: Workspace, path: Path) -> int:
     money = {"revenue", "referral_revenue"}
     columns = [f"CAST(round({c}, 4) AS DECIMAL(18,4)) AS {c}" if c in money else c for c in COLUMNS]
     rel = ws.engine.con.sql(f"SELECT {', '.join(columns)} FROM seg_profiles ORDER BY profile_id")
-    if FORMATS[path.suffix.lower()] == "csv":
-        rel.write_csv(str(path), header=True)
-    else:
-        rel.write_parquet(str(path))
+    write_relation(rel, path)
     return int(ws.engine.scalar("SELECT count(*) FROM seg_profiles"))
 
 
@@ -75,8 +61,7 @@ def export_segments(
     ws: Workspace, path: Path | str, settings: SegmentsSettings | None = None
 ) -> int:
     """Write one row per segmented profile to `path` (.csv or .parquet); return the rows."""
-    path = Path(path)
-    check_export_path(path)
+    path = check_export_path(path)
     settings = settings or SegmentsSettings.from_config(ws)
     settings.validate()
     with segment_state(ws, settings):

@@ -1,5 +1,5 @@
 """Voice of the customer: what customers say in verbatims, reviews and social mentions."""
 
-from cxloop.analytics.voc.build import VocSettings, build_voc, check_export_path, export_voc
+from cxloop.analytics.voc.build import VocSettings, build_voc, export_voc
 
-__all__ = ["VocSettings", "build_voc", "check_export_path", "export_voc"]
+__all__ = ["VocSettings", "build_voc", "export_voc"]

@@ -22,6 +22,7 @@ import pyarrow as pa
 from scipy import stats as sps
 
 from cxloop.analytics import stats
+from cxloop.analytics.export import check_export_path, write_relation
 from cxloop.analytics.periods import parse_period
 from cxloop.analytics.voc.competitive import competitive_benchmark
 from cxloop.analytics.voc.reasons import theme_reasons
@@ -33,7 +34,6 @@ from cxloop.analytics.voc.signals import (
 )
 from cxloop.analytics.voc.text import TextTruncatedWarning, clean_texts
 from cxloop.analytics.voc.themes import discover_themes
-from cxloop.errors import CxloopError
 
 if TYPE_CHECKING:
     from cxloop.workspace import Workspace
@@ -465,18 +465,9 @@ def build_voc(ws: Workspace, settings: VocSettings | None = None) -> dict[str, A
     return doc
 
 
-def check_export_path(path: Path) -> None:
-    """Refuse an export we cannot write before any work is done."""
-    if not Path(path).parent.is_dir():
-        raise CxloopError(f"{path}: the folder {Path(path).parent} does not exist")
-    if Path(path).suffix.lower() not in {".csv", ".parquet"}:
-        suffix = Path(path).suffix or "no extension"
-        raise CxloopError(f"{path}: export to .csv or .parquet, not {suffix!r}")
-
-
 def export_voc(ws: Workspace, path: Path) -> int:
     """One row per text: key, channel, sentiment, label, status, language, themes, intent."""
-    check_export_path(path)
+    target = check_export_path(path)
     ensure_signals(ws)
     _fit_themes(ws, [ws.config.brand.name, *ws.config.brand.competitors])
     sql = (
@@ -486,10 +477,5 @@ def export_voc(ws: Workspace, path: Path) -> int:
         "FROM voc_texts t LEFT JOIN voc_text_themes th USING (kind, source, id) "
         "GROUP BY ALL ORDER BY t.kind, t.source, t.id"
     )
-    target = Path(path)
-    relation = ws.engine.con.sql(sql)
-    if target.suffix.lower() == ".parquet":
-        relation.write_parquet(str(target))
-    else:
-        relation.write_csv(str(target), header=True)
+    write_relation(ws.engine.con.sql(sql), target)
     return int(ws.engine.scalar("SELECT count(*) FROM voc_texts"))
