@@ -10,11 +10,11 @@ from __future__ import annotations
 import tomllib
 import warnings
 import zoneinfo
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from cxloop.errors import ConfigError
+from cxloop.errors import ConfigError, CxloopError
 
 CONFIG_FILE = "cxloop.toml"
 
@@ -254,30 +254,15 @@ class WorkspaceConfig:
             raise ConfigError(f"{origin}: [voc] theme_share must be between 0 and 1")
         if self.voc.max_chars < 1:
             raise ConfigError(f"{origin}: [voc] max_chars must be >= 1")
-        s = self.segments
-        if s.min_orders < 1 or s.active_days < 1 or not 0 < s.min_p_alive < 1:
-            raise ConfigError(
-                f"{origin}: [segments] needs min_orders >= 1, active_days >= 1 and "
-                "0 < min_p_alive < 1"
-            )
-        if not -1 <= s.no_affinity_max_sentiment < s.affinity_min_sentiment <= 1:
-            raise ConfigError(
-                f"{origin}: [segments] needs -1 <= no_affinity_max_sentiment < "
-                "affinity_min_sentiment <= 1"
-            )
-        if not 0 <= s.no_affinity_max_nps < s.affinity_min_nps <= 10:
-            raise ConfigError(
-                f"{origin}: [segments] needs 0 <= no_affinity_max_nps < affinity_min_nps <= 10"
-            )
-        for section, period in (("segments", s.period), ("personas", self.personas.period)):
-            if period not in {"month", "quarter", "year"}:
-                raise ConfigError(f"{origin}: [{section}] period must be month, quarter or year")
-        pc = self.personas
-        if not 2 <= pc.min_personas <= pc.max_personas or not 0 < pc.drift_alpha < 1:
-            raise ConfigError(
-                f"{origin}: [personas] needs 2 <= min_personas <= max_personas and "
-                "0 < drift_alpha < 1"
-            )
+        # The analyses own their rules (a CLI override bypasses this loader); one set of checks.
+        from cxloop.analytics.personas.settings import PersonasSettings
+        from cxloop.analytics.segments.settings import SegmentsSettings
+
+        for name, settings_type in (("segments", SegmentsSettings), ("personas", PersonasSettings)):
+            try:
+                settings_type(**asdict(getattr(self, name))).validate()
+            except CxloopError as exc:
+                raise ConfigError(f"{origin}: [{name}] {exc}") from None
         if self.identity.max_records_per_identifier < 2:
             raise ConfigError(f"{origin}: [identity] max_records_per_identifier must be >= 2")
 
