@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from cxloop.analytics.periods import parse_period
+from cxloop.config import PersonasConfig
 from cxloop.errors import CxloopError
 
 if TYPE_CHECKING:
@@ -13,14 +14,10 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class PersonasSettings:
-    """The `[personas]` settings plus the run's own choices (a fixed k, a refit)."""
+class PersonasSettings(PersonasConfig):
+    """The `[personas]` settings (inherited, with their defaults) plus the run's own choices
+    (a fixed k, a refit)."""
 
-    min_personas: int = 2
-    max_personas: int = 8
-    drift_alpha: float = 0.05
-    period: str = "quarter"
-    seed: int = 0
     k: int | None = None
     refit: bool = False
 

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from cxloop.analytics.periods import parse_period
+from cxloop.config import SegmentsConfig
 from cxloop.errors import CxloopError
 
 if TYPE_CHECKING:
@@ -18,22 +19,11 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class SegmentsSettings:
-    """Loyalty x advocacy segments (docs/metrics.md#segments-cxloop-segments)."""
+class SegmentsSettings(SegmentsConfig):
+    """Loyalty x advocacy segments (docs/metrics.md#segments-cxloop-segments): the `[segments]`
+    thresholds (inherited, with their defaults and meanings) plus run options."""
 
-    # Behavioural loyalty: repeat patronage that is still going on.
-    min_orders: int = 2
-    active_days: int = 365
-    min_p_alive: float = 0.5
-    # Attitudinal loyalty (affinity): the latest 0-10 answer, else mean text sentiment.
-    affinity_min_nps: int = 9
-    no_affinity_max_nps: int = 6
-    affinity_min_sentiment: float = 0.3
-    no_affinity_max_sentiment: float = -0.05
-    # Advocacy acts count within this many days of the end of the data (0 = all of it).
-    advocacy_days: int = 0
     # Transitions: segments at the end of each of the last `periods` periods.
-    period: str = "quarter"
     periods: int = 8
     # Fit the BG/NBD model for P(alive); False skips that criterion (faster, documented).
     use_clv: bool = True
