@@ -63,17 +63,19 @@ def _set_stamp(ws: Workspace, key: str, value: str) -> None:
     ws.engine.execute("INSERT INTO meta (key, value) VALUES (?, ?)", [key, value])
 
 
-def signals_current(ws: Workspace) -> bool:
-    """Whether `voc_texts` reflects the data as loaded now."""
-    return ws.engine.table_exists("voc_texts") and _stored_stamp(ws, _STAMP) == _stamp(ws)
+def signals_current(ws: Workspace, stamp: str | None = None) -> bool:
+    """Whether `voc_texts` reflects the data as loaded now (`stamp`: `_stamp(ws)` if known)."""
+    if not ws.engine.table_exists("voc_texts"):
+        return False
+    return _stored_stamp(ws, _STAMP) == (stamp if stamp is not None else _stamp(ws))
 
 
 def ensure_signals(ws: Workspace) -> None:
     """Build `voc_texts` when missing or stale (new data, other text limit, new rules)."""
     ws.profiles.ensure_current()
-    if signals_current(ws):
+    stamp = _stamp(ws)  # fingerprints every text: computed once per call
+    if signals_current(ws, stamp):
         return
-    stamp = _stamp(ws)
     corpus = load_corpus(ws).table
     texts = corpus.column("text").to_pylist()
     keys = [
