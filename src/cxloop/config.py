@@ -163,6 +163,23 @@ class EngineSettings:
 
 
 @dataclass(frozen=True)
+class ServeSettings:
+    """`cxloop serve`: where it listens and the limits that protect it from a noisy client."""
+
+    host: str = "127.0.0.1"
+    port: int = 8040
+    # Requests per minute per API key (a token bucket; `rate_burst` requests at once).
+    rate_limit_per_minute: int = 6000
+    rate_burst: int = 200
+    # Largest request body accepted (an ingest batch), in megabytes.
+    max_body_mb: float = 32.0
+    # Largest number of records in one ingest request.
+    max_batch_records: int = 100_000
+    # Ingest requests arriving together are loaded as one batch for at most this long.
+    group_commit_ms: float = 2.0
+
+
+@dataclass(frozen=True)
 class WorkspaceConfig:
     """All settings of one workspace."""
 
@@ -176,6 +193,7 @@ class WorkspaceConfig:
     segments: SegmentsConfig = field(default_factory=SegmentsConfig)
     personas: PersonasConfig = field(default_factory=PersonasConfig)
     engine: EngineSettings = field(default_factory=EngineSettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
 
     @classmethod
     def load(cls, path: Path) -> WorkspaceConfig:
@@ -263,6 +281,16 @@ class WorkspaceConfig:
                 settings_type(**asdict(getattr(self, name))).validate()
             except CxloopError as exc:
                 raise ConfigError(f"{origin}: [{name}] {exc}") from None
+        serve = self.serve
+        if not 0 < serve.port < 65536:
+            raise ConfigError(f"{origin}: [serve] port must be between 1 and 65535")
+        if serve.rate_limit_per_minute < 1 or serve.rate_burst < 1:
+            raise ConfigError(f"{origin}: [serve] rate_limit_per_minute and rate_burst must be >= 1")
+        if serve.max_body_mb <= 0 or serve.max_batch_records < 1 or serve.group_commit_ms < 0:
+            raise ConfigError(
+                f"{origin}: [serve] max_body_mb and max_batch_records must be positive, "
+                "group_commit_ms >= 0"
+            )
         if self.identity.max_records_per_identifier < 2:
             raise ConfigError(f"{origin}: [identity] max_records_per_identifier must be >= 2")
 
@@ -436,4 +464,17 @@ name = "duckdb"
 threads = 0
 # Memory cap such as "8GB"; empty = the engine's default.
 memory_limit = ""
+
+[serve]
+# `cxloop serve`: address and port of the REST API and dashboard.
+host = "127.0.0.1"
+port = 8040
+# Requests per minute per API key, and how many may arrive at once.
+rate_limit_per_minute = 6000
+rate_burst = 200
+# Largest request body (megabytes) and records per ingest request.
+max_body_mb = 32.0
+max_batch_records = 100000
+# Ingest requests arriving within this many milliseconds are loaded together.
+group_commit_ms = 2.0
 """
