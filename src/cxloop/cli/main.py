@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cxloop.cli.keys_cmd import keys_app
 from cxloop.cli.render import err, out, print_error, print_json, table
 from cxloop.errors import CxloopError
 
@@ -20,6 +21,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(keys_app, name="keys")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document on stdout.")]
 WsArg = Annotated[Path, typer.Argument(help="Workspace folder.")]
