@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -110,14 +109,13 @@ def profiles(
     json_: JsonOpt = False,
 ) -> None:
     """Unified customer profiles: counts, merges by rule, or one profile with its timeline."""
+    from cxloop import analyses
     from cxloop.workspace import Workspace
 
     with Workspace.open(workspace) as ws:
-        if rebuild:
-            ws.profiles.build()
-        ws.profiles.ensure_current()
+        summary = analyses.profiles_summary(ws, rebuild=rebuild)
         if lookup is not None:
-            profile = ws.profiles.lookup(lookup)
+            profile = analyses.profile(ws, lookup)
             if profile is None:
                 raise CxloopError(f"no profile matches {lookup!r}")
             if json_:
@@ -125,18 +123,17 @@ def profiles(
                 return
             _print_profile(profile)
             return
-        summary = ws.profiles.summary()
         if json_:
-            print_json(summary.to_dict())
+            print_json(summary)
             return
         rows = [
-            ["profiles", summary.profiles],
-            ["  known (a customer record, id or email)", summary.known_profiles],
-            ["  anonymous only", summary.anonymous_profiles],
-            ["source records", summary.source_records],
-            ["merged records", summary.merged_records],
-            *[[f"merged by {rule}", n] for rule, n in summary.by_rule.items()],
-            ["identifiers ignored (placeholders, shared devices)", summary.skipped_identifiers],
+            ["profiles", summary["profiles"]],
+            ["  known (a customer record, id or email)", summary["known_profiles"]],
+            ["  anonymous only", summary["anonymous_profiles"]],
+            ["source records", summary["source_records"]],
+            ["merged records", summary["merged_records"]],
+            *[[f"merged by {rule}", n] for rule, n in summary["by_rule"].items()],
+            ["identifiers ignored (placeholders, shared devices)", summary["skipped_identifiers"]],
         ]
         out.print(table("Unified profiles", ["", "count"], rows))
 
@@ -192,32 +189,16 @@ def scorecard(
     json_: JsonOpt = False,
 ) -> None:
     """The composite scorecard with intervals, trends, breakdowns and goals."""
-    from cxloop.analytics.periods import Period, parse_period
-    from cxloop.analytics.scorecard import Scope, build_scorecard
+    from cxloop import analyses
     from cxloop.cli.scorecard_view import render
     from cxloop.workspace import Workspace
 
     with Workspace.open(workspace) as ws:
-        scope = Scope(
-            period=parse_period(period) if period else Period(ws.config.scorecard.period),
-            by=by,
-            since=_date_option(since, "--since"),
-            until=_date_option(until, "--until"),
-        )
-        doc = build_scorecard(ws, scope)
+        doc = analyses.scorecard(ws, period=period, by=by, since=since, until=until)
     if json_:
         print_json(doc)
         return
     render(doc, out)
-
-
-def _date_option(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise CxloopError(f"{name} {value!r} is not an ISO 8601 date") from None
 
 
 @app.command()
@@ -236,18 +217,17 @@ def journey(
     json_: JsonOpt = False,
 ) -> None:
     """Journeys: the Buy, Own, Advocate loop, touchpoints, funnel, top paths, attribution."""
-    from cxloop.analytics.journey import JourneySettings, build_journey
+    from cxloop import analyses
     from cxloop.cli.journey_view import render_journey
     from cxloop.workspace import Workspace
 
     with Workspace.open(workspace) as ws:
-        settings = JourneySettings.from_config(
-            ws.config,
+        doc = analyses.journey(
+            ws,
             period=period,
             cart_window_hours=cart_window_hours,
             conversion_window_days=conversion_window_days,
         )
-        doc = build_journey(ws, settings)
     if json_:
         print_json(doc)
         return
@@ -264,12 +244,12 @@ def moments(
     json_: JsonOpt = False,
 ) -> None:
     """Pivotal moments: adjusted effects of touchpoint experiences on an outcome, ranked."""
-    from cxloop.analytics.moments import MomentsSettings, build_moments
+    from cxloop import analyses
     from cxloop.cli.moments_view import render_moments
     from cxloop.workspace import Workspace
 
     with Workspace.open(workspace) as ws:
-        doc = build_moments(ws, MomentsSettings(outcome=outcome, window_days=window_days))
+        doc = analyses.moments(ws, outcome=outcome, window_days=window_days)
     if json_:
         print_json(doc)
         return
@@ -289,14 +269,15 @@ def voc(
     json_: JsonOpt = False,
 ) -> None:
     """Voice of the customer: sentiment, themes, detractor reasons, advocacy, competitors."""
-    from cxloop.analytics.voc import VocSettings, build_voc, export_voc
+    from cxloop import analyses
+    from cxloop.analytics.voc import export_voc
     from cxloop.cli.voc_view import render_voc
     from cxloop.workspace import Workspace
 
     if export is not None:
         _check_export(export)
     with Workspace.open(workspace) as ws:
-        doc = build_voc(ws, VocSettings.from_config(ws, period=period))
+        doc = analyses.voc(ws, period=period)
         if export is not None:
             rows = export_voc(ws, export)
             err.print(f"wrote {rows:,} texts to {export}")
@@ -316,14 +297,14 @@ def segments(
     json_: JsonOpt = False,
 ) -> None:
     """Loyalty x advocacy segments: loyal, captive, fans, others; loyads; transitions."""
-    from cxloop.analytics.segments import SegmentsSettings, build_segments
+    from cxloop import analyses
     from cxloop.cli.segments_view import render_segments
     from cxloop.workspace import Workspace
 
     if export is not None:
         _check_export(export)
     with Workspace.open(workspace) as ws:
-        doc = build_segments(ws, SegmentsSettings.from_config(ws), export=export)
+        doc = analyses.segments(ws, export=export)
     if export is not None:
         err.print(f"wrote {doc['export']['rows']:,} profiles to {export}")
     if json_:
@@ -348,14 +329,15 @@ def personas(
     json_: JsonOpt = False,
 ) -> None:
     """Personas (need states) from behaviour and preferences, and their drift."""
-    from cxloop.analytics.personas import PersonasSettings, build_personas, export_personas
+    from cxloop import analyses
+    from cxloop.analytics.personas import export_personas
     from cxloop.cli.personas_view import render_personas
     from cxloop.workspace import Workspace
 
     if export is not None:
         _check_export(export)
     with Workspace.open(workspace) as ws:
-        doc = build_personas(ws, PersonasSettings.from_config(ws, k=k, refit=refit or None))
+        doc = analyses.personas(ws, k=k, refit=refit)
         if export is not None:
             rows = export_personas(ws, export)
             err.print(f"wrote {rows:,} customers to {export}")
@@ -392,31 +374,26 @@ def clv(
     json_: JsonOpt = False,
 ) -> None:
     """Customer lifetime value: BG/NBD or Pareto/NBD with Gamma-Gamma spend, tiers, at risk."""
-    from cxloop.analytics.clv import ClvSettings, build_clv
+    from cxloop import analyses
+    from cxloop.analytics.clv import build_clv
     from cxloop.cli.clv_view import render
     from cxloop.workspace import Workspace
 
-    settings = ClvSettings(
+    settings = analyses.clv_settings(
         model=model,
-        calibration_end=_day_option(calibration_end, "--calibration-end"),
-        holdout_end=_day_option(holdout_end, "--holdout-end"),
+        calibration_end=calibration_end,
+        holdout_end=holdout_end,
         horizon_weeks=horizon_weeks,
         discount_rate=discount_rate,
         time_unit=time_unit,
         export=export,
     )
-    settings.validate()
     with Workspace.open(workspace) as ws:
         doc = build_clv(ws, settings)
     if json_:
         print_json(doc)
         return
     render(doc, out)
-
-
-def _day_option(value: str | None, name: str) -> date | None:
-    parsed = _date_option(value, name)
-    return parsed.date() if parsed is not None else None
 
 
 @app.command()
