@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from cxloop.cli.keys_cmd import keys_app
+from cxloop.cli.privacy_cmd import privacy_app
 from cxloop.cli.render import err, out, print_error, print_json, table
 from cxloop.errors import CxloopError
 
@@ -21,6 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(keys_app, name="keys")
+app.add_typer(privacy_app, name="privacy")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document on stdout.")]
 WsArg = Annotated[Path, typer.Argument(help="Workspace folder.")]
@@ -474,6 +476,24 @@ def _generate_or_explain(run: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 @app.command()
+def serve(
+    workspace: WsArg,
+    host: Annotated[str | None, typer.Option(help="Address (default from cxloop.toml).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default from cxloop.toml).")] = None,
+) -> None:
+    """REST API (OpenAPI at /docs) and the web dashboard at /, until Ctrl-C."""
+    from cxloop.config import CONFIG_FILE, WorkspaceConfig
+    from cxloop.service.server import serve as run_server
+    from cxloop.workspace import Workspace
+
+    Workspace.open(workspace, wait=0).close()  # a clear error now, not from inside the server
+    settings = WorkspaceConfig.load(workspace / CONFIG_FILE).serve
+    host, port = host or settings.host, port or settings.port
+    err.print(f"serving {workspace} on http://{host}:{port}/ (API docs: /docs); Ctrl-C stops")
+    run_server(workspace, host, port)
+
+
+@app.command()
 def demo(
     people: Annotated[int, typer.Option(help="Number of people to simulate.")] = 20_000,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for data and workspace.")] = Path(
@@ -505,6 +525,12 @@ def demo(
     )
     out.print(f"Report: {result['report']}")
     out.print(f"Workspace: {result['workspace']}  (try: cxloop scorecard {result['workspace']})")
+    ws_path = result["workspace"]
+    out.print(
+        "Dashboard and REST API: create a key with "
+        f"`cxloop keys create {ws_path} --role admin`, then run `cxloop serve {ws_path}` "
+        "and open http://127.0.0.1:8040/ (API documentation at /docs)"
+    )
     out.print(f"Rejected rows are kept in {result['rejects_path']}")
 
 

@@ -56,6 +56,7 @@ def create_app(workspace: Path | str, *, wait: float = 30.0) -> FastAPI:
             yield
         finally:
             state.close()
+            app.state.keys.close()
 
     app = FastAPI(
         title="cxloop",
@@ -442,8 +443,7 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "(no route)"
+            template = _template(scope)
             principal = getattr(scope.get("state", {}).get("principal"), "key_id", "-")
             access_log.info(
                 "%s %s %d %.1fms key=%s",
@@ -453,6 +453,16 @@ class AccessLog:
                 (time.perf_counter() - started) * 1000,
                 principal,
             )
+
+
+def _template(scope: Scope) -> str:
+    """The request path with every path parameter replaced by its name (`{key}`)."""
+    if scope.get("route") is None:
+        return "(no route)"
+    names = {str(v): k for k, v in scope.get("path_params", {}).items()}
+    return "/".join(
+        f"{{{names[seg]}}}" if seg in names else seg for seg in scope["path"].split("/")
+    )
 
 
 class BodyLimit:
