@@ -285,7 +285,9 @@ class WorkspaceConfig:
         if not 0 < serve.port < 65536:
             raise ConfigError(f"{origin}: [serve] port must be between 1 and 65535")
         if serve.rate_limit_per_minute < 1 or serve.rate_burst < 1:
-            raise ConfigError(f"{origin}: [serve] rate_limit_per_minute and rate_burst must be >= 1")
+            raise ConfigError(
+                f"{origin}: [serve] rate_limit_per_minute and rate_burst must be >= 1"
+            )
         if serve.max_body_mb <= 0 or serve.max_batch_records < 1 or serve.group_commit_ms < 0:
             raise ConfigError(
                 f"{origin}: [serve] max_body_mb and max_batch_records must be positive, "
