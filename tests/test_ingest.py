@@ -78,6 +78,20 @@ def test_feedback_scores_must_be_on_their_metric_scale(ws, tmp_path, metric, sco
     assert report.loaded == int(ok) and report.rejected == int(not ok)
 
 
+def test_a_file_without_the_score_column_is_judged_not_crashed(ws, tmp_path):
+    # Found by fuzzing the API: the score rules referred to a column the file lacked.
+    path = write(
+        tmp_path / "feedback.jsonl",
+        '{"response_id": "s1", "customer_id": "c1", "submitted_at": "2024-05-01", '
+        '"metric": "csat"}\n'
+        '{"response_id": "s2", "customer_id": "c1", "submitted_at": "2024-05-01", '
+        '"metric": "comment", "text": "fine"}\n',
+    )
+    report = ws.ingest([path]).files[0]
+    assert (report.loaded, report.rejected) == (1, 1)
+    assert report.first_reject is not None and "score: is required" in report.first_reject
+
+
 def test_orders_amounts_are_exact_and_non_negative(ws, tmp_path):
     path = write(
         tmp_path / "orders.csv",

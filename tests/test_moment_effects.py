@@ -266,3 +266,15 @@ def test_bad_input_raises_a_clear_error(kwargs, message):
             weights=args["weights"],
             high_value=args["high_value"],
         )
+
+
+def test_fewer_rows_than_columns_is_answered_not_crashed():
+    # Found by fuzzing the API on a tiny workspace: the high-value refit had 25 rows for 29
+    # design columns and the collinearity check broke on the wide R of the QR.
+    y, d, c, _ = _population(n=6000, seed=4)
+    wide = np.column_stack([c] + [np.random.default_rng(i).normal(size=y.size) for i in range(30)])
+    rows = slice(0, 25)
+    names = [f"c{i}" for i in range(wide.shape[1])]
+    effects = estimate_effects(y[rows], d[rows], wide[rows], names=NAMES, covariate_names=names)
+    assert len(effects) == len(NAMES)
+    assert all(e.effect is None or np.isfinite(e.effect) for e in effects)

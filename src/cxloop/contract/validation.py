@@ -121,7 +121,9 @@ class RowValidator:
         return ident(f"__t_{column.name}"), self.source.types.get(file_col, "VARCHAR")
 
     def _value(self, column: Column) -> str:
-        """The typed value (a level-2 column)."""
+        """The typed value (a level-2 column); for a column the file lacks, its default."""
+        if column.name not in self.source.mapping:
+            return self.typed(column)
         return ident(f"__v_{column.name}")
 
     def typed(self, column: Column) -> str:

@@ -129,7 +129,11 @@ def _independent_columns(x: Float) -> tuple[NDArray[np.bool_], Float | None, Flo
     while keep.any():
         cols = np.flatnonzero(keep)
         q, r = sla.qr(x[:, cols], mode="economic")
-        rel = np.abs(np.diag(r)) / np.linalg.norm(x[:, cols], axis=0)
+        # With fewer rows than columns R is wide: the columns past its diagonal are in the
+        # span of the earlier ones (length 0 here), so they are dropped one by one too.
+        lengths = np.zeros(cols.size)
+        lengths[: min(r.shape)] = np.abs(np.diag(r))
+        rel = lengths / np.linalg.norm(x[:, cols], axis=0)
         bad = np.flatnonzero(rel <= COLLINEAR_TOL)
         if bad.size == 0:
             return keep, q, r
