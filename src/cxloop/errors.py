@@ -30,3 +30,9 @@ class InputFileError(CxloopError):
 
 class ConfigError(CxloopError):
     """`cxloop.toml` is malformed or holds an invalid value."""
+
+
+class NotFoundError(CxloopError):
+    """Nothing in the workspace matches what was named (a person to export or erase)."""
+
+    exit_code = 66  # EX_NOINPUT: scripts tell "no such person" from a failed run

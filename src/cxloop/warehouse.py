@@ -48,6 +48,17 @@ SYSTEM_TABLES = {
             key VARCHAR PRIMARY KEY,
             value VARCHAR
         )""",
+    # One row per erasure (cxloop.privacy): what was removed, never who (docs/privacy.md).
+    "erasure_log": """
+        CREATE TABLE IF NOT EXISTS erasure_log (
+            erasure_id VARCHAR PRIMARY KEY,
+            erased_at TIMESTAMP NOT NULL,
+            actor VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            rows_deleted JSON NOT NULL,
+            reject_file_lines BIGINT NOT NULL,
+            data_version BIGINT NOT NULL
+        )""",
 }
 
 
