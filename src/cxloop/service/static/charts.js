@@ -101,9 +101,10 @@ const ciTooltip = (format) => [
  * points: {period, start, series, value, ci_low, ci_high, n}
  */
 export function trendWithInterval(points, { title, subtitle, yTitle, format = ".2f",
-  xTitle = "period start" }) {
+  xTitle = "period start", legendColumns = null }) {
   const x = { field: "start", type: "temporal", title: xTitle };
-  const color = { field: "series", type: "nominal", title: null };
+  const color = { field: "series", type: "nominal", title: null,
+    ...(legendColumns ? { legend: { columns: legendColumns } } : {}) };
   return {
     ...base(title, subtitle ?? "Lines: estimate per period; bands: 95% confidence interval; " +
       "n in the tooltip.", points),

@@ -193,6 +193,12 @@ export function money(x, currency = "USD", digits = 2) {
   }
 }
 
+/** A p- or q-value: "< 0.001" rather than a row of zeros. */
+export function pValue(x) {
+  if (x === null || x === undefined) return NA;
+  return x < 0.001 ? "< 0.001" : x.toFixed(3);
+}
+
 /** "value [low, high]" with one formatter for all three; `n/a` without a value. */
 export function withCi(estimate, format) {
   if (!estimate || estimate.value === null || estimate.value === undefined) return NA;

@@ -2,7 +2,7 @@
 // effect beside the naive one. Mirrors src/cxloop/report/moments_sections.py.
 
 import { chart, GOOD, GREY, intervalDots } from "../charts.js";
-import { h, input, int, loading, note, num, pct, select, table, words } from "../lib.js";
+import { h, input, int, loading, note, num, pct, pValue, select, table, words } from "../lib.js";
 
 export const title = "Pivotal moments";
 
@@ -81,7 +81,7 @@ export async function render(ctx) {
     all.map((m, i) => [String(i + 1), words(m.touchpoint), m.condition,
       { value: `${num(m.effect, 2, { signed: true })} [${num(m.ci_low, 2, { signed: true })}, ${num(m.ci_high, 2, { signed: true })}]`,
         className: m.significant ? (m.effect < 0 ? "trend-bad" : "trend-good") : "" },
-      num(m.naive_effect, 2, { signed: true }), m.q_value === null ? "" : num(m.q_value, 3),
+      num(m.naive_effect, 2, { signed: true }), pValue(m.q_value),
       { value: m.significant ? "yes" : "no", className: m.significant ? "sig-yes" : "sig-no" },
       `${int(m.n_exposed)} / ${int(m.n_unexposed)}`, pct(m.reach), num(m.priority, 3),
       m.owner ?? "", m.note ?? ""]))));

@@ -100,6 +100,8 @@ export async function render(ctx) {
   const wait = loading("the scorecard");
   root.append(wait);
   const doc = await ctx.api("/v1/scorecard", query);
+  const byDefault = root.querySelector('#f-period option[value=""]');
+  if (byDefault && doc.period) byDefault.textContent = `Default (${doc.period})`;
   const clv = ctx.api("/v1/clv").catch((error) => ({ error }));
   wait.remove();
 
@@ -183,7 +185,8 @@ function trendLine(doc, metric, last, prev, currency) {
   const arrow = change === 0 ? "■" : up ? "▲" : "▼";
   let verdict = "no significance test";
   if (test) {
-    const q = test.q_value === null || test.q_value === undefined ? "" : `, q = ${num(test.q_value, 2)}`;
+    const q = test.q_value === null || test.q_value === undefined ? ""
+      : `, q ${test.q_value < 0.001 ? "< 0.001" : `= ${num(test.q_value, 2)}`}`;
     verdict = test.significant ? `significant${q}` : `not significant${q}`;
     if (test.significant && change !== 0) {
       box.className = `tile-trend ${up === higherIsBetter(doc, metric) ? "trend-good" : "trend-bad"}`;
@@ -217,7 +220,7 @@ function changes(doc, last, prev, currency) {
       const good = (c.change > 0) === higherIsBetter(doc, name);
       items.push(h("li", {}, `${doc.labels?.[name] ?? name} ${c.change > 0 ? "rose" : "fell"} from `,
         `${fmt(doc, name, prev.metrics?.[name]?.value, { currency })} to `,
-        `${fmt(doc, name, last.metrics?.[name]?.value, { currency })} (q = ${num(c.q_value, 3)}; `,
+        `${fmt(doc, name, last.metrics?.[name]?.value, { currency })} (q ${c.q_value < 0.001 ? "< 0.001" : `= ${num(c.q_value, 3)}`}; `,
         h("span", { class: good ? "trend-good" : "trend-bad" }, good ? "good news" : "needs attention"), ")."));
     }
   }

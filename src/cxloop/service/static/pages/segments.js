@@ -2,7 +2,9 @@
 // are and what drifts. Mirrors src/cxloop/report/segments_sections.py and personas_sections.py.
 
 import { barsOverTime, chart, heatmap, intervalDots, trendWithInterval } from "../charts.js";
-import { errorBox, h, int, loading, money, NA, note, num, pct, table, withCi } from "../lib.js";
+import {
+  errorBox, h, int, loading, money, NA, note, num, pct, pValue, table, withCi,
+} from "../lib.js";
 
 export const title = "Segments & personas";
 
@@ -66,17 +68,18 @@ function segmentsSection(doc, meta) {
     ...(doc.notes ?? []).map((n) => h("p", { class: "muted small" }, `Note: ${n}`))));
 
   const grid = h("div", { class: "grid" });
+  const top = Math.max(0.01, ...(doc.grid ?? []).map((c) => c.revenue_share ?? 0));
   grid.append(h("div", { class: "card" }, chart("segments-matrix", heatmap(
     (doc.grid ?? []).map((c) => ({
       x: c.advocate ? "advocate" : "not an advocate", y: LABELS[c.segment] ?? c.segment,
-      value: c.revenue_share ?? 0, dark: (c.revenue_share ?? 0) > 0.3,
+      value: c.revenue_share ?? 0, dark: (c.revenue_share ?? 0) > 0.6 * top,
       label: `${c.loyad ? "★ loyads\n" : ""}${int(c.profiles)} profiles\n${pct(c.revenue_share)} of revenue`,
       share: withCi(c.share, pct), nps: nps(c.nps), value_per: money(c.avg_value?.value, currency),
     })),
     { title: "Loyalty × advocacy", subtitle: "Profiles and share of revenue per cell; colour: " +
       "share of revenue. ★ marks the loyads.", xTitle: "advocacy", yTitle: "loyalty segment",
     colorTitle: "share of revenue", xSort: ["advocate", "not an advocate"],
-    ySort: SEGMENTS.map((s) => LABELS[s]), domain: [0, 1], rowHeight: 64,
+    ySort: SEGMENTS.map((s) => LABELS[s]), domain: [0, top], rowHeight: 76,
     tooltip: [{ field: "share", title: "share of profiles [95% CI]" },
       { field: "nps", title: "NPS [95% CI]" }, { field: "value_per", title: "avg value" }] }))));
   const npsRows = (doc.segments ?? []).filter((s) => s.nps?.value !== null && s.nps?.value !== undefined)
@@ -161,8 +164,8 @@ function personasSection(doc, meta) {
   if (drift.length) {
     grid.append(h("div", { class: "card" }, chart("personas-drift", trendWithInterval(drift, {
       title: "Drift: persona mix of new customers", yTitle: "% of customers acquired in the period",
-      format: ".1f", subtitle: "Share of each period's new customers per persona; bands: 95% CI; " +
-        "n (new customers) in the tooltip." }))));
+      format: ".1f", legendColumns: 2, subtitle: "Share of each period's new customers per " +
+        "persona; bands: 95% CI; n (new customers) in the tooltip." }))));
   }
   box.append(grid);
   const flags = doc.drift_tests?.flagged ?? [];
@@ -183,15 +186,20 @@ function personasSection(doc, meta) {
   return box;
 }
 
+function qText(q) {
+  const text = pValue(q);
+  return text.startsWith("<") ? text : `= ${text}`;
+}
+
 function flagSentence(f) {
   const who = `Persona ${f.persona} (${f.label})`;
   if (f.kind === "acquisition share") {
     return `${who}: ${pct(f.share)} of the customers acquired in ${f.period} against ` +
-      `${pct(f.earlier_share)} of those acquired before (${f.direction}, q = ${num(f.q_value, 3)}).`;
+      `${pct(f.earlier_share)} of those acquired before (${f.direction}, q ${qText(f.q_value)}).`;
   }
   if (f.kind === "trend in acquisition share") {
     return `${who}: its share of new customers is ${f.direction} by ${pct(f.slope_per_period)} ` +
-      `per period (q = ${num(f.q_value, 3)}).`;
+      `per period (q ${qText(f.q_value)}).`;
   }
   return `${who}: its centroid moved ${num(f.distance, 2)} standard deviations, ` +
     `${pct(f.relative_shift)} of the way to the nearest other persona.`;
