@@ -20,7 +20,7 @@ const $ = (id) => document.getElementById(id);
 const els = {
   login: $("login"), form: $("login-form"), key: $("key-input"), message: $("login-message"),
   nav: $("nav"), session: $("session"), whoami: $("whoami"), logout: $("logout"),
-  refresh: $("refresh"), view: $("view"), brand: $("brand-name"),
+  refresh: $("refresh"), view: $("view"), brand: $("brand-name"), status: $("status"),
 };
 
 let running = null; // the AbortController of the page being drawn
@@ -133,12 +133,14 @@ async function route() {
     await Promise.all(ctx.pending);
     if (controller.signal.aborted) return;
     els.view.dataset.state = root.querySelector(".error-box") ? "error" : "ready";
+    els.status.textContent = `${module.title} is shown${els.view.dataset.state === "error" ? ", with errors" : ""}.`;
   } catch (error) {
     if (controller.signal.aborted || error?.name === "AbortError") return;
     if (error?.status === 401) return; // the unauthorized handler shows the sign-in screen
     root.querySelector(".loading")?.remove();
     root.append(errorBox(module.title, error));
     els.view.dataset.state = "error";
+    els.status.textContent = `${module.title} could not be shown.`;
   } finally {
     if (running === controller) els.view.removeAttribute("aria-busy");
   }
