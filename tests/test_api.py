@@ -190,8 +190,15 @@ def test_ingest_is_idempotent_and_visible_to_analyses(server):
         assert again["accepted"] == 40  # accepted as duplicates: nothing stored twice
         after = reader.get("/v1/meta").json()
         assert after["counts"]["feedback"] == before["counts"]["feedback"] + 40
-        second = reader.get("/v1/scorecard", params={"period": "year"})
+        # Within the staleness window the cached figures may be served, saying how old...
+        cached = reader.get("/v1/scorecard", params={"period": "year"})
+        assert cached.headers["etag"] == etag and int(cached.headers["age"]) >= 0
+        # ...and `no-cache` asks for figures on the current data.
+        second = reader.get(
+            "/v1/scorecard", params={"period": "year"}, headers={"cache-control": "no-cache"}
+        )
         assert second.headers["etag"] != etag
+        assert second.headers["x-data-version"] == str(after["data_version"])
         assert second.json() != first.json()
 
 

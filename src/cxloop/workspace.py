@@ -63,9 +63,10 @@ class Workspace:
     def __init__(self, path: Path, config: WorkspaceConfig, *, wait: float = 30.0) -> None:
         self.path = path
         self.config = config
-        self._lock = FileLock(str(path / LOCK_FILE))
+        lock = FileLock(str(path / LOCK_FILE))
+        self._lock: FileLock | None = lock
         try:
-            self._lock.acquire(timeout=wait)
+            lock.acquire(timeout=wait)
         except Timeout as exc:
             raise WorkspaceBusyError(
                 f"{path}: workspace is busy (another cxloop process is using it); "
@@ -79,7 +80,7 @@ class Workspace:
             )
             self._ensure_schema()
         except BaseException:
-            self._lock.release()
+            lock.release()
             raise
         self._profiles: Profiles | None = None
 
@@ -135,12 +136,27 @@ class Workspace:
                 [str(SCHEMA_VERSION), str(CONTRACT_VERSION)],
             )
 
+    def sibling(self) -> Workspace:
+        """A second handle on this open workspace with its own engine connection.
+
+        For one process that reads while it writes (`cxloop serve`): analyses run on the
+        sibling while ingest commits on this one. The file lock stays with this handle;
+        close the sibling first.
+        """
+        other = object.__new__(Workspace)
+        other.path = self.path
+        other.config = self.config
+        other._lock = None
+        other.engine = self.engine.cursor()
+        other._profiles = None
+        return other
+
     # -- lifecycle --------------------------------------------------------------------------
     def close(self) -> None:
         try:
             self.engine.close()
         finally:
-            if self._lock.is_locked:
+            if self._lock is not None and self._lock.is_locked:
                 self._lock.release()
 
     def __enter__(self) -> Workspace:

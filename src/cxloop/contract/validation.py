@@ -306,6 +306,14 @@ class RowValidator:
         base = f"coalesce({own}, '{{}}'::JSON)" if own else "'{}'::JSON"
         return f"json_merge_patch({base}, {extras})"
 
+    @staticmethod
+    def _read_once(level0: list[str], expr: str, name: str) -> str:
+        """`expr` as a level-0 column when it is more than a column reference."""
+        if expr.startswith('"') and expr.endswith('"') and expr.count('"') == 2:
+            return expr
+        level0.append(f"{expr} AS {ident(name)}")
+        return ident(name)
+
     def select_sql(self, relation: str) -> str:
         """The validating query over `relation`, in three levels so each value is computed once.
 
@@ -317,21 +325,31 @@ class RowValidator:
         level1 = [f"{self.source.row_sql} AS _row", f"{self.source.line_sql} AS _line"]
         if self.source.json_ok_sql is not None:
             level1.append(f"{self.source.json_ok_sql} AS __json_ok")
+        # Level 0 reads each value once: a JSON value is an expression that _trimmed would
+        # otherwise repeat four times, and the engine's cost grows with expression size.
+        level0 = ["*"]
         level2 = ["*"]
         for column in self.kind.columns:
             file_col = self.source.mapping.get(column.name)
             if file_col is None:
                 continue
-            expr = self.source.columns[file_col]
+            expr = self._read_once(level0, self.source.columns[file_col], f"__r_{column.name}")
             # Text is trimmed once here; typed values (Parquet) pass through untouched.
             read = expr if self._native(column) else _trimmed(expr)
             level1.append(f"{read} AS {ident('__t_' + column.name)}")
             level2.append(f"{self.typed(column)} AS {ident('__v_' + column.name)}")
         for i, name in enumerate(self.source.extras):
-            expr = self.source.columns[name]
             typed_json = (self.source.json_values or {}).get(name)
-            value = typed_json if typed_json is not None else _trimmed(expr)
+            if typed_json is not None:
+                value = typed_json
+            else:
+                value = _trimmed(self._read_once(level0, self.source.columns[name], f"__rx_{i}"))
             level1.append(f"{value} AS {ident(f'__x_{i}')}")
+        if len(level0) > 1:
+            # Row and line numbers may read the stage's rowid: computed inside, passed out.
+            level0 += [f"{self.source.row_sql} AS __r0_row", f"{self.source.line_sql} AS __r0_line"]
+            level1[:2] = ["__r0_row AS _row", "__r0_line AS _line"]
+            relation = f"(SELECT {', '.join(level0)} FROM {relation})"
         final: list[str] = []
         extras = self.extras_json()
         for column in self.kind.columns:

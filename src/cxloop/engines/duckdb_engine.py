@@ -66,15 +66,32 @@ class DuckDBEngine:
             raise
         # DuckDB draws its own progress bar on stdout for long queries: it would corrupt
         # `--json` documents. cxloop shows progress itself, on stderr.
-        self.con.execute("SET enable_progress_bar = false")
-        if settings.threads:
-            self.con.execute(f"SET threads = {int(settings.threads)}")
-        if settings.memory_limit:
-            self.con.execute(f"SET memory_limit = '{_memory_limit(settings.memory_limit)}'")
-        self.con.execute(f"SET TimeZone = '{_timezone(timezone)}'")
+        self.settings = settings
         self.timezone = timezone
+        self._configure()
         # Symlinks made for files whose names the readers would take as glob patterns.
         self._links: list[Path] = []
+
+    def _configure(self) -> None:
+        self.con.execute("SET enable_progress_bar = false")
+        if self.settings.threads:
+            self.con.execute(f"SET threads = {int(self.settings.threads)}")
+        if self.settings.memory_limit:
+            limit = _memory_limit(self.settings.memory_limit)
+            self.con.execute(f"SET memory_limit = '{limit}'")
+        self.con.execute(f"SET TimeZone = '{_timezone(self.timezone)}'")
+
+    def cursor(self) -> DuckDBEngine:
+        """A second connection to the same open database, with its own transactions and
+        temporary tables: in one process, one connection can read (run analyses) while
+        another writes, each seeing committed data (DuckDB's MVCC)."""
+        other = object.__new__(DuckDBEngine)
+        other.con = self.con.cursor()
+        other.settings = self.settings
+        other.timezone = self.timezone
+        other._links = []
+        other._configure()
+        return other
 
     # -- basics ---------------------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:

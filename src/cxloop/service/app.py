@@ -336,11 +336,23 @@ def _enum(values: tuple[str, ...], description: str) -> Any:
 def _document(
     request: Request, name: str, options: dict[str, Any], run: Callable[..., Any]
 ) -> Response:
-    """A cached analysis document, with its data version as ETag (a 304 when unchanged)."""
+    """A cached analysis document, with its data version as ETag (a 304 when unchanged).
+
+    `Cache-Control: no-cache` asks for the current data version; otherwise a document a few
+    seconds old may be served while data streams in (`Age` says how old).
+    """
     state = _state(request)
-    entry: CachedDocument = state.document(name, options, lambda: run(state.ws, **options))
+    fresh = "no-cache" in request.headers.get("cache-control", "").lower()
+    entry: CachedDocument = state.document(
+        name, options, lambda ws: run(ws, **options), fresh=fresh
+    )
     etag = f'"{entry.data_version}"'
-    headers = {"ETag": etag, "X-Data-Version": str(entry.data_version)}
+    headers = {
+        "ETag": etag,
+        "X-Data-Version": str(entry.data_version),
+        "Age": str(int(entry.age)),
+        "Cache-Control": "private, no-cache",
+    }
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     return Response(entry.body, media_type="application/json", headers=headers)
@@ -382,7 +394,7 @@ def _profiles_router() -> APIRouter:
         state = _state(request)
         principal: Principal = request.state.principal
         actor = f"api:{principal.key_id}"
-        record = state.writer.call(lambda: erase_person(state.ws, key, actor=actor))
+        record = state.exclusive(lambda ws: erase_person(ws, key, actor=actor))
         return _json(record)
 
     return router

@@ -1,16 +1,23 @@
 """What a running service holds: the open workspace, its lock, the writer and the cache.
 
 Concurrency model (docs/api.md): the process owns the workspace (its file lock, held while
-serving, keeps other cxloop processes out). Inside the process, one re-entrant lock
-serialises every use of the embedded engine, because one DuckDB connection must not run two
-statements at once and analyses write their own caches. Writes go through one writer thread
-that groups ingest requests (`writer.py`). Analysis documents are cached per data version,
-so dashboard reads are served from memory and only the first read after new data computes.
+serving, keeps other cxloop processes out). Inside the process there are two connections to
+the embedded database, each used by one thread at a time under its own lock: the writer's
+(ingest and erasure, through the writer thread of `writer.py`, which groups ingest requests)
+and the reader's (analyses, lookups, exports). DuckDB's MVCC lets the reader compute on
+committed data while the writer commits more, so a slow analysis never stalls ingest.
+
+Analysis documents are cached. A document is fresh for the data version it was computed on;
+while data keeps arriving, a cached document younger than `[serve] max_staleness_s` is
+served as it is (its data version and age in the headers), so a dashboard open during a
+steady stream of events does not recompute on every view. A request with
+`Cache-Control: no-cache` always gets a document of the current data version.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,37 +34,56 @@ class CachedDocument:
 
     data_version: int
     body: bytes
+    computed_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def age(self) -> float:
+        return time.monotonic() - self.computed_at
 
 
 @dataclass
 class DocumentCache:
-    """Analysis documents by (analysis, options), each valid for one data version.
+    """Analysis documents by (analysis, options); see the module docstring for freshness.
 
-    Concurrent first reads of the same document compute it once (one lock per key); older
-    versions are replaced, so memory holds at most one document per key.
+    Concurrent first reads of the same document compute it once (one lock per key); a
+    newer document replaces the older, so memory holds at most one document per key.
     """
 
+    max_staleness: float = 0.0
     entries: dict[tuple[Any, ...], CachedDocument] = field(default_factory=dict)
     _locks: dict[tuple[Any, ...], threading.Lock] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
     hits: int = 0
     misses: int = 0
 
+    def _usable(self, entry: CachedDocument | None, current: int, fresh: bool) -> bool:
+        if entry is None:
+            return False
+        if entry.data_version == current:
+            return True
+        return not fresh and entry.age < self.max_staleness
+
     def get(
-        self, key: tuple[Any, ...], version: Callable[[], int], compute: Callable[[], Any]
+        self,
+        key: tuple[Any, ...],
+        version: Callable[[], int],
+        compute: Callable[[], Any],
+        *,
+        fresh: bool = False,
     ) -> CachedDocument:
-        current = version()
         entry = self.entries.get(key)
-        if entry is not None and entry.data_version == current:
+        if self._usable(entry, version(), fresh):
             self.hits += 1
+            assert entry is not None
             return entry
         with self._guard:
             key_lock = self._locks.setdefault(key, threading.Lock())
         with key_lock:
             current = version()
             entry = self.entries.get(key)
-            if entry is not None and entry.data_version == current:
+            if self._usable(entry, current, fresh):
                 self.hits += 1
+                assert entry is not None
                 return entry
             self.misses += 1
             document = compute()
@@ -72,8 +98,10 @@ class ServiceState:
     def __init__(self, path: Path | str, *, wait: float = 30.0) -> None:
         self.ws = Workspace.open(path, wait=wait)
         self.config = self.ws.config
-        self.lock = threading.RLock()
-        self.cache = DocumentCache()
+        self.lock = threading.RLock()  # the writer's connection
+        self.reader = self.ws.sibling()
+        self.read_lock = threading.RLock()  # the reader's connection
+        self.cache = DocumentCache(max_staleness=self.config.serve.max_staleness_s)
         self._data_version = self.ws.data_version
         self.writer = WriteQueue(
             self.ws,
@@ -91,22 +119,27 @@ class ServiceState:
         with self.lock:
             self._data_version = self.ws.data_version
 
-    def document(self, name: str, options: dict[str, Any], run: Callable[[], Any]) -> Any:
-        """An analysis document from the cache, computed under the engine lock when stale."""
+    def document(
+        self, name: str, options: dict[str, Any], run: Callable[[Workspace], Any], *, fresh: bool
+    ) -> CachedDocument:
+        """An analysis document from the cache, computed on the reader when needed."""
         key = (name, *sorted((k, repr(v)) for k, v in options.items()))
-
-        def compute() -> Any:
-            with self.lock:
-                return run()
-
-        return self.cache.get(key, lambda: self._data_version, compute)
+        return self.cache.get(key, lambda: self._data_version, lambda: self.read(run), fresh=fresh)
 
     def read(self, work: Callable[[Workspace], Any]) -> Any:
-        """Run uncached work on the workspace under the engine lock."""
-        with self.lock:
-            return work(self.ws)
+        """Run work on the reader connection (committed data; writes go on meanwhile)."""
+        with self.read_lock:
+            return work(self.reader)
+
+    def exclusive(self, work: Callable[[Workspace], Any]) -> Any:
+        """Run work on the writer with the reader held too: an erasure must not race an
+        analysis that rewrites the derived tables it cleans."""
+        with self.read_lock:
+            return self.writer.call(lambda: work(self.ws))
 
     def close(self) -> None:
         self.writer.close()
+        with self.read_lock:
+            self.reader.close()
         with self.lock:
             self.ws.close()
