@@ -34,10 +34,10 @@ def workspace(tmp_path_factory):
     with cxloop.Workspace.init(base / "ws", brand="Northwind", competitors=("Contoso",)) as ws:
         ws.ingest(sorted(data.files.values()))
         ws.profiles.build()
-        email = ws.engine.scalar(
-            "SELECT email FROM customers WHERE email IS NOT NULL ORDER BY customer_id LIMIT 1"
-        )
-    return base / "ws", email
+        emails = "SELECT {} FROM customers WHERE email IS NOT NULL AND email LIKE '%@%'"
+        first = ws.engine.scalar(emails.format("min(email)"))
+        last = ws.engine.scalar(emails.format("max(email)"))
+    return base / "ws", first, last  # the last one is erased by a test
 
 
 @pytest.fixture(scope="module")
@@ -312,3 +312,23 @@ def test_openapi_documents_every_kind_and_analysis(server):
     for name in ("scorecard", "journey", "moments", "clv", "segments", "personas", "voc"):
         assert f"/v1/{name}" in paths
     assert {"/v1/profiles/{key}", "/v1/profiles/{key}/export"} <= paths
+
+
+def test_export_and_erase_a_person_through_the_api(server, workspace):
+    email, other = workspace[2], workspace[1]
+    with client(server, "admin") as admin, client(server, "analyst") as analyst:
+        exported = admin.get(f"/v1/profiles/{email}/export")
+        assert exported.status_code == 200, exported.text
+        document = exported.json()
+        assert any(r["email"] == email for r in document["customers"])
+        assert analyst.delete(f"/v1/profiles/{email}").status_code == 403
+        version = admin.get("/v1/meta").json()["data_version"]
+        erased = admin.delete(f"/v1/profiles/{email}")
+        assert erased.status_code == 200, erased.text
+        audit = erased.json()
+        assert email not in erased.text  # the audit record names no one
+        assert audit["data_version"] > version
+        assert analyst.get(f"/v1/profiles/{email}").status_code == 404
+        assert admin.get(f"/v1/profiles/{email}/export").status_code == 404
+        assert admin.delete(f"/v1/profiles/{email}").status_code == 404
+        assert analyst.get(f"/v1/profiles/{other}").status_code == 200  # nobody else
