@@ -272,6 +272,11 @@ def test_every_page_renders_its_charts(page, server):
             tab.fill("#profile-key", customers)
             tab.press("#profile-key", "Enter")
             _ready(tab, "profiles", hash_has="id=P")
+            # The shareable URL names the profile by its id, never by the email typed.
+            assert "@" not in tab.url and "%40" not in tab.url
+            assert tab.locator('[data-section="records"] tbody tr').count() >= 1
+            assert "rule:" in tab.locator('[data-section="why-merged"] ul').inner_text()
+            assert tab.locator('[data-section="timeline"] tbody tr').count() >= 1
         else:
             tab.click(f'#nav a[data-page="{name}"]')
             _ready(tab, name)
