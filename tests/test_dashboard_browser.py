@@ -191,7 +191,26 @@ def _check_charts(tab: Any, page: str) -> set[str]:
         assert svg.locator("g.role-mark > *").count() > 0, f"{page}: {name} draws no marks"
         assert figure.locator("svg .role-title").count() >= 1, f"{page}: {name} has no title"
         assert figure.locator("svg .role-axis-title").count() >= 1, f"{page}: {name} axis title"
+        assert figure.evaluate(AXIS_TITLE_OVER_LABELS) == [], f"{page}: {name} labels hidden"
     return names
+
+
+# Axis titles drawn over tick labels (a label measured narrower than it is drawn): the
+# labels each title overlaps.
+AXIS_TITLE_OVER_LABELS = """figure => {
+  const overlaps = (a, b) => a.left < b.right - 1 && b.left < a.right - 1 &&
+    a.top < b.bottom - 1 && b.top < a.bottom - 1;
+  const hidden = [];
+  for (const axis of figure.querySelectorAll("svg g.role-axis")) {
+    const title = axis.querySelector(".role-axis-title text");
+    if (!title) continue;
+    const box = title.getBoundingClientRect();
+    for (const label of axis.querySelectorAll(".role-axis-label text")) {
+      if (overlaps(box, label.getBoundingClientRect())) hidden.push(label.textContent);
+    }
+  }
+  return hidden;
+}"""
 
 
 # -- over HTTP, no browser needed ----------------------------------------------------------

@@ -24,7 +24,9 @@ const CONFIG = {
   padding: 4,
   axis: {
     labelFontSize: 11, titleFontSize: 12, labelColor: "#3e4c59", titleColor: "#1f2933",
-    gridColor: "#e4e7eb", domainColor: "#9aa5b1", tickColor: "#9aa5b1", labelLimit: 260,
+    gridColor: "#e4e7eb", domainColor: "#9aa5b1", tickColor: "#9aa5b1",
+    // labelLimit stays at Vega's default (180 px): Vega places an axis title as if labels
+    // were no wider than that, so a larger limit draws long labels under the title.
   },
   title: {
     fontSize: 14, fontWeight: 700, anchor: "start", color: "#1f2933", subtitleColor: "#52606d",
@@ -155,9 +157,12 @@ export function barsOverTime(points, { title, subtitle, yTitle, stack = false, f
  */
 export function intervalDots(rows, { title, subtitle, xTitle, yTitle, format = ".2f",
   zero = false, kinds = null, sort = "-x", colors = null }) {
+  // The axis shows the group (long ones cut, in full in the tooltip); n is written beside
+  // each interval, where it cannot be cut off.
   const values = rows.map((r) => ({
     ...r,
-    label: r.n === undefined || r.n === null ? r.group : `${r.group} (n=${fmtInt(r.n)})`,
+    label: shorten(r.group),
+    n_text: r.n === undefined || r.n === null ? "" : `n=${fmtInt(r.n)}`,
   }));
   // One sort for every layer (a channel sort like "-x" would read each layer's own x).
   const order = sort === "x" ? "ascending" : "descending";
@@ -188,6 +193,14 @@ export function intervalDots(rows, { title, subtitle, xTitle, yTitle, format = "
       mark: { type: "point", filled: true, size: 70 },
       encoding: { ...shared, x: { field: "value", type: "quantitative", title: xTitle }, tooltip },
     },
+    {
+      mark: { type: "text", align: "left", baseline: "middle", dx: 5, fontSize: 10, color: "#52606d" },
+      encoding: {
+        y, ...(kinds ? { yOffset: shared.yOffset } : {}),
+        x: { field: "ci_high", type: "quantitative", title: xTitle },
+        text: { field: "n_text" },
+      },
+    },
   ];
   if (zero) {
     layer.unshift({
@@ -209,6 +222,9 @@ export function hBars(rows, { title, subtitle, xTitle, yTitle, format = ",", col
   const y = { field: "group", type: "nominal", title: yTitle, sort };
   const x = { field: "value", type: "quantitative", title: xTitle };
   if (domain) x.scale = { domain };
+  else if (labelField) { // room for the labels written after the bars
+    x.scale = { domainMax: 1.5 * Math.max(0, ...rows.map((r) => r.value ?? 0)) };
+  }
   const encoding = {
     y, x,
     color: color ? { field: color, type: "nominal", title: colorTitle } : { value: PALETTE[0] },
@@ -296,6 +312,12 @@ export function timeline(points, { title, subtitle }) {
         { field: "what", type: "nominal" }, { field: "detail", type: "nominal" }],
     },
   };
+}
+
+/** At most `max` characters, with an ellipsis when cut. */
+export function shorten(text, max = 30) {
+  const s = String(text ?? "");
+  return s.length > max ? `${s.slice(0, max - 1).trimEnd()}…` : s;
 }
 
 function fmtInt(n) {

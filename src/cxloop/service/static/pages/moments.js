@@ -54,12 +54,11 @@ export async function render(ctx) {
   const ranked = all.slice(0, 15);
   const rows = ranked.flatMap((m) => {
     const group = `${words(m.touchpoint)}: ${m.condition}`;
-    const n = (m.n_exposed ?? 0) + (m.n_unexposed ?? 0);
     const out = [{ group, kind: m.significant ? "adjusted (significant)" : "adjusted (not significant)",
-      value: m.effect, ci_low: m.ci_low ?? m.effect, ci_high: m.ci_high ?? m.effect, n }];
+      value: m.effect, ci_low: m.ci_low ?? m.effect, ci_high: m.ci_high ?? m.effect, n: m.n_exposed }];
     if (m.naive_effect !== null && m.naive_effect !== undefined) {
       out.push({ group, kind: "naive (unadjusted)", value: m.naive_effect,
-        ci_low: m.naive_ci_low ?? m.naive_effect, ci_high: m.naive_ci_high ?? m.naive_effect, n });
+        ci_low: m.naive_ci_low ?? m.naive_effect, ci_high: m.naive_ci_high ?? m.naive_effect });
     }
     return out;
   });
@@ -67,7 +66,8 @@ export async function render(ctx) {
     h("div", { class: "card" }, chart("moments-effects", intervalDots(rows, {
       title: `Effect on ${OUTCOMES.find(([k]) => k === doc.outcome)?.[1] ?? doc.outcome}`,
       subtitle: "Adjusted effect (dot) and its 95% CI (line) beside the naive difference, in " +
-        `ranked order (top ${ranked.length} by priority); n = exposed + unexposed answers.`,
+        `ranked order (top ${ranked.length} by priority); n: answers exposed to the experience, ` +
+        `of ${int(doc.n)}.`,
       xTitle: `effect (${unit}), 95% CI`, yTitle: "touchpoint: experience", zero: true,
       kinds: ["adjusted (significant)", "adjusted (not significant)", "naive (unadjusted)"],
       colors: [GOOD, GREY, "#d55e00"], sort: ranked.map((m) => `${words(m.touchpoint)}: ${m.condition}`),

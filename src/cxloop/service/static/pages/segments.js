@@ -134,8 +134,7 @@ function append(el, ...children) {
 }
 
 function personaName(p) {
-  const label = p.label ?? "";
-  return `${p.persona}: ${label.length > 42 ? `${label.slice(0, 41)}…` : label}`;
+  return `${p.persona}: ${p.label ?? ""}`;
 }
 
 function personasSection(doc, meta) {
