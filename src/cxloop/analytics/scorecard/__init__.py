@@ -92,6 +92,8 @@ def build_scorecard(
         "goals": goals,
         "families": {m.name: m.family for m in METRICS},
         "labels": {m.name: m.label for m in METRICS},
+        "units": {m.name: m.unit for m in METRICS},
+        "higher_is_better": {m.name: m.higher_is_better for m in METRICS},
     }
 
 

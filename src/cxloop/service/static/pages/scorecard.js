@@ -13,22 +13,6 @@ const BREAKDOWNS = [
   ["country", "Country"], ["segment", "Customer segment"],
 ];
 
-// Unit and direction of each metric, as in cxloop/analytics/scorecard/metrics.py. The
-// document's own `units` / `higher_is_better`, when the API sends them, take precedence.
-const SPEC = {
-  nps: ["points"], nps_relational: ["points"], nps_transactional: ["points"],
-  ces: [""], ces_easy_share: ["share"], duration_median: ["s", false],
-  steps_per_journey: ["", false], support_contact_rate: ["share", false],
-  csat: ["share"], rating: [""], revenue: ["currency"], orders: ["count"],
-  customers: ["count"], aov: ["currency"], purchase_frequency: [""],
-  revenue_per_customer: ["currency"], historical_customer_value: ["currency"],
-  retention_rate: ["share"], repeat_purchase_rate: ["share"], top20_revenue_share: ["share", false],
-  mentions_genuine: ["count"], mentions_genuine_reach: ["count"], mentions_amplification: ["count"],
-  mentions_amplification_reach: ["count"], share_of_voice: ["share"],
-  share_of_voice_reach: ["share"], referrals: ["count"], referrals_converted: ["count"],
-  referral_conversion_rate: ["share"], public_reviews: ["count"], positive_public_reviews: ["count"],
-};
-
 const TILES = [
   { metric: "nps", name: "NPS", help: "Net Promoter Score of all answers, −100 to 100" },
   { metric: "ces", name: "CES", help: "Customer effort, mean of 1-7 (7 = very easy)" },
@@ -44,12 +28,13 @@ const TILES = [
   },
 ];
 
+// Unit and direction of each metric come with the document (metrics.py is their one home).
 function unit(doc, name) {
-  return doc.units?.[name] ?? SPEC[name]?.[0] ?? "";
+  return doc.units?.[name] ?? "";
 }
 
 function higherIsBetter(doc, name) {
-  return doc.higher_is_better?.[name] ?? SPEC[name]?.[1] ?? true;
+  return doc.higher_is_better?.[name] ?? true;
 }
 
 /** A metric's value in its unit; `change` formats a difference (shares in points). */
