@@ -154,8 +154,8 @@ def _required(check: _Check) -> _Check:
 
 
 def _text_ok(text: str) -> bool:
-    """Short enough, and encodable: a lone surrogate (`"\\ud800"`) makes the engine refuse
-    the whole file as malformed JSON, not just the row."""
+    """Short enough, and encodable: DuckDB reads a line holding a lone surrogate
+    (`"\\ud800"`) as malformed JSON ("line: not a JSON object")."""
     if len(text) > _MAX_TEXT:
         return False
     if text.isascii():
