@@ -19,6 +19,7 @@ from cxloop.generate import generate
 from tests.conftest import run_cli
 from tests.servers import running_server
 
+FRESH = {"cache-control": "no-cache"}  # figures on everything accepted so far
 EVENT = {
     "anonymous_id": "api-test-visitor",
     "occurred_at": "2026-03-01T10:00:00Z",
@@ -128,6 +129,7 @@ def test_ingest_one_record_a_batch_and_json_lines(server):
             "accepted": 1,
             "rejected": 0,
             "rejects": [],
+            "stored": "journal",  # surely valid: synced to the journal, loaded moments later
             "data_version": 0,
         }
         batch = c.post(
@@ -140,6 +142,7 @@ def test_ingest_one_record_a_batch_and_json_lines(server):
             ],
         ).json()
         assert (batch["received"], batch["accepted"], batch["rejected"]) == (4, 2, 2)
+        assert batch["stored"] == "warehouse"  # judged by the loader, rejects and all
         by_index = {r["index"]: r for r in batch["rejects"]}
         assert set(by_index) == {1, 3}
         assert by_index[1]["column"] == "occurred_at"
@@ -166,7 +169,7 @@ def test_every_record_rejected_is_422_with_reasons(server):
 
 def test_ingest_is_idempotent_and_visible_to_analyses(server):
     with client(server, "analyst") as reader, client(server, "ingest") as writer:
-        before = reader.get("/v1/meta").json()
+        before = reader.get("/v1/meta", headers=FRESH).json()
         first = reader.get("/v1/scorecard", params={"period": "year"})
         etag = first.headers["etag"]
         assert (
@@ -188,7 +191,7 @@ def test_ingest_is_idempotent_and_visible_to_analyses(server):
         assert writer.post("/v1/feedback", json=answers).json()["accepted"] == 40
         again = writer.post("/v1/feedback", json=answers).json()
         assert again["accepted"] == 40  # accepted as duplicates: nothing stored twice
-        after = reader.get("/v1/meta").json()
+        after = reader.get("/v1/meta", headers=FRESH).json()
         assert after["counts"]["feedback"] == before["counts"]["feedback"] + 40
         # Within the staleness window the cached figures may be served, saying how old...
         cached = reader.get("/v1/scorecard", params={"period": "year"})
@@ -234,14 +237,14 @@ def test_concurrent_writers_and_readers_lose_nothing(server):
             return sum(c.get("/v1/segments").status_code == 200 for _ in range(3))
 
     with client(server, "analyst") as c:
-        before = c.get("/v1/meta").json()["counts"]["events"]
+        before = c.get("/v1/meta", headers=FRESH).json()["counts"]["events"]
     with ThreadPoolExecutor(max_workers=10) as pool:
         writes = list(pool.map(write, range(8)))
         reads = list(pool.map(read, range(2)))
     assert writes == [15] * 8
     assert reads == [3, 3]
     with client(server, "analyst") as c:
-        assert c.get("/v1/meta").json()["counts"]["events"] == before + 120
+        assert c.get("/v1/meta", headers=FRESH).json()["counts"]["events"] == before + 120
 
 
 def test_access_log_holds_no_personal_data(server, workspace):
@@ -322,7 +325,7 @@ def test_export_and_erase_a_person_through_the_api(server, workspace):
         document = exported.json()
         assert any(r["email"] == email for r in document["customers"])
         assert analyst.delete(f"/v1/profiles/{email}").status_code == 403
-        version = admin.get("/v1/meta").json()["data_version"]
+        version = admin.get("/v1/meta", headers=FRESH).json()["data_version"]
         erased = admin.delete(f"/v1/profiles/{email}")
         assert erased.status_code == 200, erased.text
         audit = erased.json()
@@ -332,3 +335,28 @@ def test_export_and_erase_a_person_through_the_api(server, workspace):
         assert admin.get(f"/v1/profiles/{email}/export").status_code == 404
         assert admin.delete(f"/v1/profiles/{email}").status_code == 404
         assert analyst.get(f"/v1/profiles/{other}").status_code == 200  # nobody else
+
+
+def test_journaled_records_are_durable_and_loaded(tmp_path):
+    """Accepted on the fast path = on disk before the answer; loaded later, or on demand,
+    and after a crash at the next start."""
+    path = tmp_path / "ws"
+    cxloop.Workspace.init(path).close()
+    config = path / "cxloop.toml"
+    config.write_text(
+        config.read_text().replace("journal_flush_ms = 250.0", "journal_flush_ms = 60000.0")
+    )
+    with running_server(path) as srv, client(srv, "ingest") as c, client(srv, "admin") as a:
+        answer = c.post("/v1/events", json={**EVENT, "event_id": "J-1"}).json()
+        assert answer["stored"] == "journal"
+        segments = list((path / "journal").glob("*.events.jsonl"))
+        assert len(segments) == 1 and "J-1" in segments[0].read_text()
+        assert a.get("/v1/meta").json()["counts"]["events"] == 0  # not loaded yet
+        assert a.get("/v1/meta", headers=FRESH).json()["counts"]["events"] == 1
+        assert not list((path / "journal").glob("*.jsonl"))  # loaded, then removed
+    # A segment left by a crash is loaded before the next server is ready.
+    left = path / "journal" / "20260101T000000-000000001.events.jsonl"
+    left.write_text(json.dumps({**EVENT, "event_id": "J-2"}) + "\n")
+    with running_server(path) as srv, client(srv, "admin") as a:
+        assert a.get("/v1/meta").json()["counts"]["events"] == 2
+        assert not left.exists()

@@ -51,3 +51,9 @@ def test_not_json_is_a_clear_error():
         read_body(b'{"a": "\xff"}', "application/json")
     with pytest.raises(CxloopError, match="not JSON"):
         read_body(b"[1, 2", "application/json")
+
+
+def test_a_very_long_record_is_left_to_the_loader():
+    padded = b'{"a": 1' + b" " * 1_000_001 + b"}"
+    body = read_body(padded, "application/json")
+    assert body.count == 1 and body.records is None

@@ -177,6 +177,8 @@ class ServeSettings:
     max_batch_records: int = 100_000
     # Ingest requests arriving together are loaded as one batch for at most this long.
     group_commit_ms: float = 2.0
+    # Records accepted on the fast path (journaled) are loaded at least this often.
+    journal_flush_ms: float = 250.0
     # While data keeps arriving, an analysis computed less than this many seconds ago is
     # served as it is (0 = always recompute after new data).
     max_staleness_s: float = 10.0
@@ -291,6 +293,8 @@ class WorkspaceConfig:
             raise ConfigError(
                 f"{origin}: [serve] rate_limit_per_minute and rate_burst must be >= 1"
             )
+        if serve.journal_flush_ms <= 0:
+            raise ConfigError(f"{origin}: [serve] journal_flush_ms must be > 0")
         if serve.max_staleness_s < 0:
             raise ConfigError(f"{origin}: [serve] max_staleness_s must be >= 0")
         if serve.max_body_mb <= 0 or serve.max_batch_records < 1 or serve.group_commit_ms < 0:
@@ -484,6 +488,8 @@ max_body_mb = 32.0
 max_batch_records = 100000
 # Ingest requests arriving within this many milliseconds are loaded together.
 group_commit_ms = 2.0
+# Records accepted on the fast path (synced to the journal) are loaded this often.
+journal_flush_ms = 250.0
 # While data keeps arriving, serve an analysis computed less than this many seconds ago
 # (a request with `Cache-Control: no-cache` always gets current figures).
 max_staleness_s = 10.0

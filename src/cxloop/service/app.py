@@ -26,9 +26,11 @@ from cxloop import __version__, analyses
 from cxloop.analytics.clv.build import MODELS
 from cxloop.analytics.moments.build import OUTCOMES
 from cxloop.analytics.scorecard.scope import BREAKDOWNS
+from cxloop.contract.fastcheck import surely_valid
 from cxloop.contract.schema import KINDS, ColumnType, Kind
 from cxloop.errors import CxloopError, WorkspaceBusyError
 from cxloop.service.auth import ADMIN, INGEST, READ, Principal, RateLimiter, require
+from cxloop.service.bodies import read_body
 from cxloop.service.keys import ROLES, KeyStore
 from cxloop.service.state import CachedDocument, ServiceState
 from cxloop.service.writer import IngestRequest, RequestRejected
@@ -38,7 +40,6 @@ access_log = logging.getLogger("cxloop.access")
 
 PERIODS = ("month", "quarter", "year")
 ANY_ROLE = frozenset(ROLES)
-JSON_LINES_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
 
 
 def create_app(workspace: Path | str, *, wait: float = 30.0) -> FastAPI:
@@ -88,10 +89,8 @@ def _state(request: Request) -> ServiceState:
 
 
 def _add_dashboard(app: FastAPI) -> None:
-    try:
-        from cxloop.service.dashboard import router
-    except ImportError:  # the dashboard is optional while it is being built
-        return
+    from cxloop.service.dashboard import router
+
     app.include_router(router)
 
 
@@ -151,51 +150,24 @@ def _ingest_endpoint(kind: Kind) -> Callable[..., Awaitable[JSONResponse]]:
     async def ingest(
         request: Request, principal: Annotated[Principal, Depends(require(INGEST))]
     ) -> JSONResponse:
-        body = await request.body()
         state = _state(request)
-        payload, records = _json_lines(body, request.headers.get("content-type", ""))
+        body = read_body(await request.body(), request.headers.get("content-type", ""))
         limit = state.config.serve.max_batch_records
-        if records > limit:
-            return _error(413, f"{records:,} records in one request; the limit is {limit:,}")
-        if records == 0:
+        if body.count > limit:
+            return _error(413, f"{body.count:,} records in one request; the limit is {limit:,}")
+        if body.count == 0:
             return JSONResponse(
                 {"kind": kind.name, "received": 0, "accepted": 0, "rejected": 0, "rejects": []}
             )
-        result = await run_in_threadpool(
-            state.writer.submit_ingest, IngestRequest(kind.name, payload, records)
-        )
+        work = IngestRequest(kind.name, body.payload, body.count)
+        fast = body.records is not None and all(surely_valid(kind, r) for r in body.records)
+        submit = state.writer.submit_fast if fast else state.writer.submit_ingest
+        result = await run_in_threadpool(submit, work)
         status = 422 if result.accepted == 0 else 200
         return JSONResponse(result.to_dict(), status_code=status)
 
     ingest.__name__ = f"ingest_{kind.name}"
     return ingest
-
-
-def _json_lines(body: bytes, content_type: str) -> tuple[bytes, int]:
-    """The body as JSON Lines, one record per line, and the number of records.
-
-    A JSON object is one record, a JSON array a batch; a JSON Lines body (by its content
-    type, or any body that is not one JSON document but has several lines) passes through
-    line by line, so a malformed line is rejected on its own like in a file.
-    """
-    text = body.strip()
-    if not text:
-        return b"", 0
-    is_lines = any(t in content_type.lower() for t in JSON_LINES_TYPES)
-    if not is_lines:
-        try:
-            document = json.loads(text)
-        except (ValueError, UnicodeDecodeError):
-            if b"\n" not in text:
-                raise CxloopError("the request body is not JSON (nor JSON Lines)") from None
-            is_lines = True
-        else:
-            items = document if isinstance(document, list) else [document]
-            lines = [json.dumps(item, ensure_ascii=False).encode() for item in items]
-            return b"".join(line + b"\n" for line in lines), len(lines)
-    lines = [line.strip() for line in text.split(b"\n")]
-    lines = [line for line in lines if line]
-    return b"".join(line + b"\n" for line in lines), len(lines)
 
 
 _JSON_TYPES = {
@@ -240,6 +212,8 @@ def _analyses_router() -> APIRouter:
     @router.get("/meta", summary="The workspace: brand, currency, data version, row counts")
     def meta(request: Request) -> dict[str, Any]:
         state = _state(request)
+        if _wants_fresh(request):
+            state.writer.flush()
 
         def work(ws: Any) -> dict[str, Any]:
             return {
@@ -333,6 +307,11 @@ def _enum(values: tuple[str, ...], description: str) -> Any:
     return Query(description=f"{description} One of: {', '.join(values)}.")
 
 
+def _wants_fresh(request: Request) -> bool:
+    """`Cache-Control: no-cache`: figures on everything accepted so far, journal included."""
+    return "no-cache" in request.headers.get("cache-control", "").lower()
+
+
 def _document(
     request: Request, name: str, options: dict[str, Any], run: Callable[..., Any]
 ) -> Response:
@@ -342,7 +321,7 @@ def _document(
     seconds old may be served while data streams in (`Age` says how old).
     """
     state = _state(request)
-    fresh = "no-cache" in request.headers.get("cache-control", "").lower()
+    fresh = _wants_fresh(request)
     entry: CachedDocument = state.document(
         name, options, lambda ws: run(ws, **options), fresh=fresh
     )
@@ -368,6 +347,8 @@ def _profiles_router() -> APIRouter:
 
     @router.get("/{key}", summary="One unified profile", dependencies=[Depends(require(READ))])
     def lookup(request: Request, key: str) -> Response:
+        if _wants_fresh(request):
+            _state(request).writer.flush()
         profile = _state(request).read(lambda ws: analyses.profile(ws, key))
         if profile is None:
             return _error(404, "no profile matches the key")
@@ -381,7 +362,9 @@ def _profiles_router() -> APIRouter:
     def export(request: Request, key: str) -> Response:
         from cxloop.privacy import export_person
 
-        return _json(_state(request).read(lambda ws: export_person(ws, key)))
+        state = _state(request)
+        state.writer.flush()  # everything held includes records still in the journal
+        return _json(state.read(lambda ws: export_person(ws, key)))
 
     @router.delete(
         "/{key}",

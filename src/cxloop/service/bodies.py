@@ -19,6 +19,7 @@ from cxloop.errors import CxloopError
 
 JSON_LINES_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
 _SPACE = " \t\r\n"
+MAX_FAST_LINE = 1_000_000  # characters; DuckDB's JSON reader refuses lines over 10 MB
 
 
 @dataclass
@@ -123,7 +124,10 @@ def _lines(text: str, reader: _Reader) -> Body:
 
 def _body(raw: list[str], values: list[Any], reader: _Reader) -> Body:
     payload = "".join(line + "\n" for line in raw).encode("utf-8", "surrogatepass")
-    return Body(payload, len(raw), values if reader.exact else None)
+    # The fast check sees parsed values, not the text's length: a record padded past the
+    # reader's line limit must be judged by the loader.
+    exact = reader.exact and all(len(line) <= MAX_FAST_LINE for line in raw)
+    return Body(payload, len(raw), values if exact else None)
 
 
 def _skip(text: str, pos: int) -> int:

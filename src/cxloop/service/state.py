@@ -107,6 +107,7 @@ class ServiceState:
             self.ws,
             self.lock,
             group_commit_ms=self.config.serve.group_commit_ms,
+            journal_flush_ms=self.config.serve.journal_flush_ms,
             on_commit=self._refresh_version,
         )
 
@@ -124,6 +125,8 @@ class ServiceState:
     ) -> CachedDocument:
         """An analysis document from the cache, computed on the reader when needed."""
         key = (name, *sorted((k, repr(v)) for k, v in options.items()))
+        if fresh:
+            self.writer.flush()  # journaled records count as current data
         return self.cache.get(key, lambda: self._data_version, lambda: self.read(run), fresh=fresh)
 
     def read(self, work: Callable[[Workspace], Any]) -> Any:

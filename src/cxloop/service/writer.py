@@ -1,17 +1,22 @@
-"""The one writer of a served workspace: API ingest requests, grouped and loaded in order.
+"""The one writer of a served workspace: API ingest, grouped and loaded in order.
 
-DuckDB allows one writing process per database file, and inside that process concurrent
-writers on one connection would interleave transactions. So every write of the service goes
-through this thread: requests queue up, the thread takes whatever arrived within
-`group_commit_ms`, writes the records of each kind as one JSON Lines file and loads it with
-the same loader as `cxloop ingest` (same validation, same rejects, same idempotent merge).
-Each request then gets back its own accepted and rejected records, found by the line span
-its records occupied in the grouped file. A request is answered only after its records are
-committed, so an accepted record is never lost.
+DuckDB allows one writing process per database file, and one connection must not run two
+statements at once, so every write of the service goes through this thread. Two paths:
 
-Grouping is what makes the service fast: loading costs about the same for one record as for
-a thousand (most of it is planning the validation query), so fifty clients sending one event
-each share one load instead of queueing fifty.
+- **Fast path** (`submit_fast`): a request whose records are all surely valid
+  (`cxloop.contract.fastcheck`) is appended to the journal (`journal.py`) and synced to
+  disk on the caller's thread, then answered; this thread loads the journal's segments
+  every `journal_flush_ms` through the normal loader. Loading costs about the same for one
+  record as for thousands (mostly planning the validation query), so this is what makes
+  single events fast and streams cheap.
+- **Validated path** (`submit_ingest`): any other request is loaded at once, grouped with
+  the requests that arrived within `group_commit_ms`: the records of each kind are written
+  as one JSON Lines file and loaded with the same loader as `cxloop ingest`; each request
+  gets back its own accepted and rejected records, found by the line span its records
+  occupied. The journal is loaded first, so a request answered earlier is never overtaken.
+
+Either way a request is answered only after its records are durable (the journal synced,
+or the load committed), so an accepted record is never lost.
 """
 
 from __future__ import annotations
@@ -28,9 +33,11 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from cxloop.errors import CxloopError
+from cxloop.service.journal import Journal
 from cxloop.workspace import Workspace
 
 log = logging.getLogger("cxloop.service")
@@ -59,7 +66,9 @@ class IngestResult:
     kind: str
     received: int
     rejects: list[dict[str, Any]] = field(default_factory=list)
-    data_version: int = 0
+    data_version: int | None = None
+    # True: accepted on the fast path, in the journal, loaded within journal_flush_ms.
+    journaled: bool = False
 
     @property
     def rejected(self) -> int:
@@ -76,6 +85,7 @@ class IngestResult:
             "accepted": self.accepted,
             "rejected": self.rejected,
             "rejects": self.rejects,
+            "stored": "journal" if self.journaled else "warehouse",
             "data_version": self.data_version,
         }
 
@@ -100,16 +110,22 @@ class WriteQueue:
         lock: threading.RLock,
         *,
         group_commit_ms: float = 2.0,
+        journal_flush_ms: float = 250.0,
         max_group_records: int = 200_000,
         on_commit: Callable[[], None] | None = None,
     ) -> None:
         self.ws = ws
         self.lock = lock
         self.group_seconds = group_commit_ms / 1000.0
+        self.flush_seconds = journal_flush_ms / 1000.0
         self.max_group_records = max_group_records
         self.on_commit = on_commit
         self.inbox = ws.path / INBOX_DIR
         self.inbox.mkdir(exist_ok=True)
+        self.journal = Journal(ws.path)
+        # Listed before any request can append: what an earlier run left, loaded first.
+        self._leftovers = self.journal.leftovers()
+        self.ready = threading.Event()
         self._queue: queue.Queue[_Pending | tuple[Callable[[], Any], Future[Any]] | None] = (
             queue.Queue()
         )
@@ -123,6 +139,19 @@ class WriteQueue:
         self._put(_Pending(request, future))
         return future.result()
 
+    def submit_fast(self, request: IngestRequest) -> IngestResult:
+        """Journal surely valid records and answer; they load within `journal_flush_ms`."""
+        if self._stopping:
+            raise CxloopError("the service is shutting down; send the request again later")
+        self.journal.append(request.kind, request.payload, request.records)
+        if self.journal.pending >= self.max_group_records:
+            self._queue.put((lambda: None, Future()))  # wake the writer: a flush is due
+        return IngestResult(kind=request.kind, received=request.records, journaled=True)
+
+    def flush(self) -> None:
+        """Load everything journaled so far (a reader asking for current figures)."""
+        self.call(lambda: None)
+
     def call(self, work: Callable[[], Any]) -> Any:
         future: Future[Any] = Future()
         self._put((work, future))
@@ -130,7 +159,7 @@ class WriteQueue:
 
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive() and not self._stopping
+        return self._thread.is_alive() and not self._stopping and self.ready.is_set()
 
     def close(self, timeout: float = 30.0) -> None:
         """Finish what is queued, then stop."""
@@ -145,36 +174,85 @@ class WriteQueue:
 
     # -- the writer thread --------------------------------------------------------------
     def _run(self) -> None:
+        self._load_segments(self._leftovers)  # what a crash left, before serving
+        self.ready.set()
+        last_flush = time.monotonic()
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=self.flush_seconds)
+            except queue.Empty:
+                item = False  # nothing arrived: a good moment to load the journal
             if item is None:
+                self._flush_journal()
                 return
-            if not isinstance(item, _Pending):
+            if item is not False and isinstance(item, _Pending):
+                if self._take_group(item):
+                    self._flush_journal()
+                    return
+            elif item is not False:
+                self._flush_journal()  # a call sees (and an erasure erases) journaled data
+                last_flush = time.monotonic()
                 self._run_call(*item)
-                continue
-            group = [item]
-            records = item.request.records
-            deadline = time.monotonic() + self.group_seconds
-            stop = False
-            while records < self.max_group_records:
-                try:
-                    nxt = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if not isinstance(nxt, _Pending):
-                    self._load_groups(group)
-                    group, records = [], 0
-                    if nxt is None:
-                        stop = True
-                        break
-                    self._run_call(*nxt)
-                    break
-                group.append(nxt)
-                records += nxt.request.records
-            if group:
+            if time.monotonic() - last_flush >= self.flush_seconds or item is False:
+                self._flush_journal()
+                last_flush = time.monotonic()
+
+    def _take_group(self, first: _Pending) -> bool:
+        """Load `first` with what arrives within the group window; True when told to stop."""
+        group = [first]
+        records = first.request.records
+        deadline = time.monotonic() + self.group_seconds
+        while records < self.max_group_records:
+            try:
+                nxt = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if not isinstance(nxt, _Pending):
                 self._load_groups(group)
-            if stop:
-                return
+                if nxt is None:
+                    return True
+                self._flush_journal()
+                self._run_call(*nxt)
+                return False
+            group.append(nxt)
+            records += nxt.request.records
+        self._load_groups(group)
+        return False
+
+    def _flush_journal(self) -> None:
+        if self.journal.pending:
+            self._load_segments(self.journal.rotate())
+
+    def _load_segments(self, segments: list[tuple[str, Path]]) -> None:
+        """Load journal segments in order; a segment is deleted once its load committed."""
+        if not segments:
+            return
+        for kind, path in segments:
+            try:
+                with self.lock:
+                    report = self.ws.ingest([path], kind=kind)
+            except Exception as exc:  # kept for an operator, never dropped
+                failed = path.parent / "failed"
+                failed.mkdir(exist_ok=True)
+                path.rename(failed / path.name)
+                log.error(
+                    "journal segment %s could not be loaded (%s); kept in %s",
+                    path.name,
+                    type(exc).__name__,
+                    failed,
+                )
+                continue
+            if report.rejected:
+                log.error(
+                    "%d journaled %s record(s) were rejected by the loader (kept in %s): "
+                    "the fast check accepted what validation refuses",
+                    report.rejected,
+                    kind,
+                    report.rejects_path,
+                )
+            path.unlink(missing_ok=True)
+        if self.on_commit:
+            self.on_commit()
 
     def _run_call(self, work: Callable[[], Any], future: Future[Any]) -> None:
         try:
@@ -187,6 +265,7 @@ class WriteQueue:
             future.set_exception(exc)
 
     def _load_groups(self, group: list[_Pending]) -> None:
+        self._flush_journal()
         by_kind: dict[str, list[_Pending]] = {}
         for pending in group:
             by_kind.setdefault(pending.request.kind, []).append(pending)
