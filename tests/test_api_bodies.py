@@ -57,3 +57,18 @@ def test_a_very_long_record_is_left_to_the_loader():
     padded = b'{"a": 1' + b" " * 1_000_001 + b"}"
     body = read_body(padded, "application/json")
     assert body.count == 1 and body.records is None
+
+
+def test_carriage_returns_never_reach_the_line_reader():
+    good = b'{"event_id": "E1",\r "customer_id": "C1"}\n'
+    body = read_body(good, "application/x-ndjson")
+    assert lines(body) == ['{"event_id": "E1",  "customer_id": "C1"}']
+    assert body.records == [{"event_id": "E1", "customer_id": "C1"}]
+    bad = read_body(b'{"text": "a\rb"}\n{"ok": 1}\n', "application/x-ndjson")
+    assert "\r" not in bad.payload.decode() and bad.records is None
+    assert lines(bad)[0] == '"{\\"text\\": \\"a\\rb\\"}"'
+
+
+def test_deep_nesting_is_a_clear_error():
+    with pytest.raises(CxloopError, match="deeply"):
+        read_body(b"[" * 200_000, "application/json")

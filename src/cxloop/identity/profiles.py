@@ -127,6 +127,10 @@ class Profiles:
         from cxloop.identity.normalize import phone_regions
 
         e = self.engine
+        # Stamped with the version read before reading the data: if another connection
+        # commits during the build, the profiles look stale afterwards (and are rebuilt)
+        # instead of claiming data they never saw.
+        version = self.ws.data_version
         try:
             e.execute(
                 "CREATE OR REPLACE TEMP TABLE id_phone_regions (region VARCHAR, cc VARCHAR, "
@@ -148,7 +152,7 @@ class Profiles:
                 )
                 e.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('profiles_data_version', ?)",
-                    [str(self.ws.data_version)],
+                    [str(version)],
                 )
                 e.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('profiles_schema', ?)",

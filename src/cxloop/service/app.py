@@ -33,7 +33,7 @@ from cxloop.service.auth import ADMIN, INGEST, READ, Principal, RateLimiter, req
 from cxloop.service.bodies import read_body
 from cxloop.service.keys import ROLES, KeyStore
 from cxloop.service.state import CachedDocument, ServiceState
-from cxloop.service.writer import IngestRequest, RequestRejected
+from cxloop.service.writer import IngestRequest, RequestRejected, WriterUnavailable
 
 log = logging.getLogger("cxloop.service")
 access_log = logging.getLogger("cxloop.access")
@@ -73,8 +73,9 @@ def create_app(workspace: Path | str, *, wait: float = 30.0) -> FastAPI:
     app.include_router(_profiles_router(), prefix="/v1")
     _add_dashboard(app)
     _add_error_handlers(app)
-    app.add_middleware(AccessLog)
     app.add_middleware(BodyLimit, max_bytes_of=lambda: _max_body(app))
+    app.add_middleware(CleanErrors)
+    app.add_middleware(AccessLog)  # outermost: every request gets its line, 413s included
     return app
 
 
@@ -107,6 +108,10 @@ def _health_router() -> APIRouter:
         state: ServiceState | None = getattr(request.app.state, "service", None)
         ok = state is not None and state.writer.alive
         body = {"status": "ready" if ok else "starting or stopping"}
+        if state is not None and state.writer.trouble:
+            body["status"] = state.writer.trouble
+        if state is not None and state.writer.quarantined:
+            body["journal_segments_set_aside"] = str(state.writer.quarantined)
         if ok and state is not None:
             body["data_version"] = str(state.data_version)
         return JSONResponse(body, status_code=200 if ok else 503)
@@ -151,7 +156,9 @@ def _ingest_endpoint(kind: Kind) -> Callable[..., Awaitable[JSONResponse]]:
         request: Request, principal: Annotated[Principal, Depends(require(INGEST))]
     ) -> JSONResponse:
         state = _state(request)
-        body = read_body(await request.body(), request.headers.get("content-type", ""))
+        raw = await request.body()
+        # Parsing and checking a large batch takes a while: off the event loop.
+        body = await run_in_threadpool(read_body, raw, request.headers.get("content-type", ""))
         limit = state.config.serve.max_batch_records
         if body.count > limit:
             return _error(413, f"{body.count:,} records in one request; the limit is {limit:,}")
@@ -160,7 +167,7 @@ def _ingest_endpoint(kind: Kind) -> Callable[..., Awaitable[JSONResponse]]:
                 {"kind": kind.name, "received": 0, "accepted": 0, "rejected": 0, "rejects": []}
             )
         work = IngestRequest(kind.name, body.payload, body.count)
-        fast = body.records is not None and all(surely_valid(kind, r) for r in body.records)
+        fast = await run_in_threadpool(_all_surely_valid, kind, body.records)
         submit = state.writer.submit_fast if fast else state.writer.submit_ingest
         result = await run_in_threadpool(submit, work)
         status = 422 if result.accepted == 0 else 200
@@ -168,6 +175,10 @@ def _ingest_endpoint(kind: Kind) -> Callable[..., Awaitable[JSONResponse]]:
 
     ingest.__name__ = f"ingest_{kind.name}"
     return ingest
+
+
+def _all_surely_valid(kind: Kind, records: list[Any] | None) -> bool:
+    return records is not None and all(surely_valid(kind, r) for r in records)
 
 
 _JSON_TYPES = {
@@ -378,6 +389,7 @@ def _profiles_router() -> APIRouter:
         principal: Principal = request.state.principal
         actor = f"api:{principal.key_id}"
         record = state.exclusive(lambda ws: erase_person(ws, key, actor=actor))
+        state.cache.clear()  # no figure computed before the erasure is served after it
         return _json(record)
 
     return router
@@ -397,20 +409,54 @@ def _error(status: int, detail: str) -> JSONResponse:
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CxloopError)
     async def user_error(request: Request, exc: CxloopError) -> JSONResponse:
-        if isinstance(exc, WorkspaceBusyError):
+        if isinstance(exc, WorkspaceBusyError | WriterUnavailable):
             return _error(503, str(exc))
         if isinstance(exc, RequestRejected):
             return _error(422, str(exc))
         status = 404 if type(exc).__name__ == "NotFoundError" else 400
         return _error(status, str(exc))
 
-    @app.exception_handler(Exception)
-    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
-        # The message may quote data; the log gets the type and the code path only.
-        error_id = secrets.token_hex(4)
-        frames = "".join(traceback.format_tb(exc.__traceback__))
-        log.error("internal error %s: %s\n%s", error_id, type(exc).__name__, frames)
-        return _error(500, f"internal error {error_id} (the server log has details)")
+
+class CleanErrors:
+    """Any unexpected error becomes a 500 with an error id, logged without its message.
+
+    The message may quote data (an email in a SQL error); the log gets the exception type
+    and the code path only. Handled here, inside Starlette's outermost layer, the error is
+    not re-raised, so the server's own logger never prints it either.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = [False]
+
+        async def send_noting(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                started[0] = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting)
+        except Exception as exc:
+            error_id = secrets.token_hex(4)
+            frames = "".join(traceback.format_tb(exc.__traceback__))
+            log.error("internal error %s: %s\n%s", error_id, type(exc).__name__, frames)
+            if not started[0]:
+                body = json.dumps(
+                    {"detail": f"internal error {error_id} (the server log has details)"}
+                ).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [(b"content-type", b"application/json")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
 
 
 class AccessLog:

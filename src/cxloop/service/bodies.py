@@ -70,13 +70,16 @@ def read_body(body: bytes, content_type: str) -> Body:
         return Body(b"", 0, [])
     reader = _Reader()
     lines_type = any(t in content_type.lower() for t in JSON_LINES_TYPES)
-    if not lines_type:
-        try:
-            return _document(text, reader)
-        except ValueError:
-            if "\n" not in text:
-                raise CxloopError("the request body is not JSON (nor JSON Lines)") from None
-    return _lines(text, reader)
+    try:
+        if not lines_type:
+            try:
+                return _document(text, reader)
+            except ValueError:
+                if "\n" not in text:
+                    raise CxloopError("the request body is not JSON (nor JSON Lines)") from None
+        return _lines(text, reader)
+    except RecursionError:
+        raise CxloopError("the request body nests JSON too deeply") from None
 
 
 def _document(text: str, reader: _Reader) -> Body:
@@ -114,11 +117,19 @@ def _lines(text: str, reader: _Reader) -> Body:
     raw = [line.strip(_SPACE) for line in text.split("\n")]
     raw = [line for line in raw if line]
     values: list[Any] = []
-    for line in raw:
+    for i, line in enumerate(raw):
         try:
             values.append(reader.decoder.decode(line))
         except ValueError:
             reader.exact = False  # the loader rejects that line with its reason
+            if "\r" in line:
+                # The loader's line reader would take a carriage return for a line break
+                # and refuse the whole batch: sent as a JSON string, the line is rejected
+                # on its own ("not a JSON object") and its text kept, escaped.
+                raw[i] = json.dumps(line)
+        else:
+            # Valid JSON: a carriage return can only be whitespace between tokens.
+            raw[i] = line.replace("\r", " ")
     return _body(raw, values, reader)
 
 

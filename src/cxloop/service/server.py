@@ -85,6 +85,13 @@ def background_server(
         if not thread.is_alive() or time.monotonic() > deadline:
             raise CxloopError(f"the server on {host}:{port} did not start")
         time.sleep(0.02)
+    app = server.config.app
+    while not getattr(getattr(app, "state", None), "service", None) or not (
+        app.state.service.writer.ready.is_set()
+    ):  # the journal of an earlier run is loaded before anyone is served
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise CxloopError(f"the server on {host}:{port} did not become ready")
+        time.sleep(0.02)
     try:
         yield f"http://{host}:{port}"
     finally:

@@ -16,8 +16,10 @@ steady stream of events does not recompute on every view. A request with
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +52,8 @@ class DocumentCache:
     """
 
     max_staleness: float = 0.0
-    entries: dict[tuple[Any, ...], CachedDocument] = field(default_factory=dict)
+    max_entries: int = 256  # options are free text: the cache must not grow without bound
+    entries: OrderedDict[tuple[Any, ...], CachedDocument] = field(default_factory=OrderedDict)
     _locks: dict[tuple[Any, ...], threading.Lock] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
     hits: int = 0
@@ -75,6 +78,8 @@ class DocumentCache:
         if self._usable(entry, version(), fresh):
             self.hits += 1
             assert entry is not None
+            with self._guard, contextlib.suppress(KeyError):
+                self.entries.move_to_end(key)
             return entry
         with self._guard:
             key_lock = self._locks.setdefault(key, threading.Lock())
@@ -88,8 +93,17 @@ class DocumentCache:
             self.misses += 1
             document = compute()
             entry = CachedDocument(current, to_json(document, indent=None).encode())
-            self.entries[key] = entry
+            with self._guard:
+                self.entries[key] = entry
+                self.entries.move_to_end(key)
+                while len(self.entries) > self.max_entries:
+                    old, _ = self.entries.popitem(last=False)
+                    self._locks.pop(old, None)
             return entry
+
+    def clear(self) -> None:
+        with self._guard:
+            self.entries.clear()
 
 
 class ServiceState:
@@ -136,9 +150,14 @@ class ServiceState:
 
     def exclusive(self, work: Callable[[Workspace], Any]) -> Any:
         """Run work on the writer with the reader held too: an erasure must not race an
-        analysis that rewrites the derived tables it cleans."""
-        with self.read_lock:
-            return self.writer.call(lambda: work(self.ws))
+        analysis that rewrites the derived tables it cleans. The writer takes the reader's
+        lock itself, so a caller never holds it while waiting in the writer's queue."""
+
+        def both() -> Any:
+            with self.read_lock:
+                return work(self.ws)
+
+        return self.writer.call(both)
 
     def close(self) -> None:
         self.writer.close()

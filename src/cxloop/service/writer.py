@@ -96,12 +96,27 @@ class _Pending:
     future: Future[IngestResult]
 
 
+_Call = tuple[Callable[[], Any], Future[Any]]
+_Item = _Pending | _Call | None
+
+# How long a caller waits for the writer before answering 503 (the work may still finish).
+ANSWER_TIMEOUT_S = 300.0
+# A journal segment that fails to load (disk full, out of memory) is retried this often.
+RETRY_S = 5.0
+
+
+class WriterUnavailable(CxloopError):
+    """The writer cannot take work now (stopping, or a journal segment will not load)."""
+
+
 class WriteQueue:
     """Runs every write of the service on one thread, in arrival order.
 
-    `submit_ingest` groups ingest requests (see the module docstring); `call` runs any
-    other write (an erasure) between groups. Both block the caller until the write has
-    committed, and re-raise its error.
+    `submit_fast` journals (see the module docstring); `submit_ingest` groups validated
+    loads; `call` runs any other write (an erasure) between groups, after the journal is
+    loaded. All block the caller until the write is durable, and re-raise its error. The
+    thread survives any error of one piece of work: it reports it to that work's callers
+    and goes on.
     """
 
     def __init__(
@@ -122,30 +137,39 @@ class WriteQueue:
         self.on_commit = on_commit
         self.inbox = ws.path / INBOX_DIR
         self.inbox.mkdir(exist_ok=True)
+        for stale in self.inbox.glob("*.jsonl"):  # never answered (a crash mid-load): gone
+            stale.unlink(missing_ok=True)
         self.journal = Journal(ws.path)
         # Listed before any request can append: what an earlier run left, loaded first.
-        self._leftovers = self.journal.leftovers()
+        self._unloaded: list[tuple[str, Path]] = self.journal.leftovers()
+        self.trouble: str | None = None  # why journaled records are not loading, if they fail
+        self.quarantined = 0  # segments the loader refused, kept in journal/failed/
         self.ready = threading.Event()
-        self._queue: queue.Queue[_Pending | tuple[Callable[[], Any], Future[Any]] | None] = (
-            queue.Queue()
-        )
-        self._thread = threading.Thread(target=self._run, name="cxloop-writer", daemon=True)
+        self._queue: queue.Queue[_Item] = queue.Queue()
+        self._accepting = threading.Lock()
         self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="cxloop-writer", daemon=True)
         self._thread.start()
 
     # -- the callers' side --------------------------------------------------------------
     def submit_ingest(self, request: IngestRequest) -> IngestResult:
         future: Future[IngestResult] = Future()
         self._put(_Pending(request, future))
-        return future.result()
+        return _wait(future)
 
     def submit_fast(self, request: IngestRequest) -> IngestResult:
         """Journal surely valid records and answer; they load within `journal_flush_ms`."""
-        if self._stopping:
-            raise CxloopError("the service is shutting down; send the request again later")
-        self.journal.append(request.kind, request.payload, request.records)
+        with self._accepting:
+            if self._stopping:
+                raise WriterUnavailable("the service is shutting down; send it again later")
+            try:
+                self.journal.append(request.kind, request.payload, request.records)
+            except OSError as exc:
+                raise WriterUnavailable(
+                    f"the journal could not be written ({exc.strerror}); send it again later"
+                ) from None
         if self.journal.pending >= self.max_group_records:
-            self._queue.put((lambda: None, Future()))  # wake the writer: a flush is due
+            self._queue.put((lambda: None, Future()))  # wake the writer: a load is due
         return IngestResult(kind=request.kind, received=request.records, journaled=True)
 
     def flush(self) -> None:
@@ -155,47 +179,75 @@ class WriteQueue:
     def call(self, work: Callable[[], Any]) -> Any:
         future: Future[Any] = Future()
         self._put((work, future))
-        return future.result()
+        return _wait(future)
 
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive() and not self._stopping and self.ready.is_set()
+        return (
+            self._thread.is_alive()
+            and not self._stopping
+            and self.ready.is_set()
+            and self.trouble is None
+        )
 
-    def close(self, timeout: float = 30.0) -> None:
-        """Finish what is queued, then stop."""
-        self._stopping = True
-        self._queue.put(None)
+    def close(self, timeout: float = 60.0) -> None:
+        """Finish what is queued (the journal loaded), then stop."""
+        with self._accepting:
+            self._stopping = True
+            self._queue.put(None)
         self._thread.join(timeout)
 
-    def _put(self, item: _Pending | tuple[Callable[[], Any], Future[Any]]) -> None:
-        if self._stopping:
-            raise CxloopError("the service is shutting down; send the request again later")
-        self._queue.put(item)
+    def _put(self, item: _Pending | _Call) -> None:
+        with self._accepting:
+            if self._stopping:
+                raise WriterUnavailable("the service is shutting down; send it again later")
+            self._queue.put(item)
 
     # -- the writer thread --------------------------------------------------------------
     def _run(self) -> None:
-        self._load_segments(self._leftovers)  # what a crash left, before serving
+        self._guarded(self._load_unloaded)  # what an earlier run left, before serving
         self.ready.set()
-        last_flush = time.monotonic()
+        last_load = time.monotonic()
         while True:
             try:
                 item = self._queue.get(timeout=self.flush_seconds)
             except queue.Empty:
-                item = False  # nothing arrived: a good moment to load the journal
+                item = _IDLE
             if item is None:
-                self._flush_journal()
+                self._guarded(self._flush_journal)
+                self._fail_queued(WriterUnavailable("the service stopped"))
                 return
-            if item is not False and isinstance(item, _Pending):
-                if self._take_group(item):
-                    self._flush_journal()
+            if isinstance(item, _Pending):
+                stop = self._guarded(lambda item=item: self._take_group(item))
+                if stop:
+                    self._guarded(self._flush_journal)
+                    self._fail_queued(WriterUnavailable("the service stopped"))
                     return
-            elif item is not False:
-                self._flush_journal()  # a call sees (and an erasure erases) journaled data
-                last_flush = time.monotonic()
+            elif item is not _IDLE:
                 self._run_call(*item)
-            if time.monotonic() - last_flush >= self.flush_seconds or item is False:
-                self._flush_journal()
-                last_flush = time.monotonic()
+                last_load = time.monotonic()
+            if item is _IDLE or time.monotonic() - last_load >= self.flush_seconds:
+                self._guarded(self._flush_journal)
+                last_load = time.monotonic()
+
+    def _guarded(self, step: Callable[[], Any]) -> Any:
+        """Run one step of the loop; an error is logged (its type only) and survived."""
+        try:
+            return step()
+        except Exception as exc:
+            log.error("writer: %s in %s", type(exc).__name__, getattr(step, "__name__", "step"))
+            return None
+
+    def _fail_queued(self, exc: BaseException) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, _Pending):
+                _settle(item.future, exc)
+            elif item is not None:
+                _settle(item[1], exc)
 
     def _take_group(self, first: _Pending) -> bool:
         """Load `first` with what arrives within the group window; True when told to stop."""
@@ -211,7 +263,6 @@ class WriteQueue:
                 self._load_groups(group)
                 if nxt is None:
                     return True
-                self._flush_journal()
                 self._run_call(*nxt)
                 return False
             group.append(nxt)
@@ -220,28 +271,37 @@ class WriteQueue:
         return False
 
     def _flush_journal(self) -> None:
-        if self.journal.pending:
-            self._load_segments(self.journal.rotate())
+        """Load the journal: segments that failed before first, then the open ones.
 
-    def _load_segments(self, segments: list[tuple[str, Path]]) -> None:
-        """Load journal segments in order; a segment is deleted once its load committed."""
-        if not segments:
-            return
-        for kind, path in segments:
+        Raises `WriterUnavailable` while a segment will not load, so work that must see
+        every accepted record (an erasure, an export, current figures) fails loudly
+        instead of missing some; the segment stays on disk and is retried.
+        """
+        if self.journal.pending:
+            self._unloaded.extend(self.journal.rotate())
+        self._load_unloaded()
+
+    def _load_unloaded(self) -> None:
+        loaded = False
+        while self._unloaded:
+            kind, path = self._unloaded[0]
             try:
                 with self.lock:
                     report = self.ws.ingest([path], kind=kind)
-            except Exception as exc:  # kept for an operator, never dropped
-                failed = path.parent / "failed"
-                failed.mkdir(exist_ok=True)
-                path.rename(failed / path.name)
-                log.error(
-                    "journal segment %s could not be loaded (%s); kept in %s",
-                    path.name,
-                    type(exc).__name__,
-                    failed,
-                )
+            except CxloopError as exc:
+                # The loader refuses the file itself (it never should: its records passed the
+                # fast check). Retrying cannot help; it is set aside for an operator.
+                self._quarantine(path, exc)
+                self._unloaded.pop(0)
                 continue
+            except Exception as exc:
+                self.trouble = (
+                    f"journal segment {path.name} does not load ({type(exc).__name__}); "
+                    f"retried every {RETRY_S:g} s"
+                )
+                log.error("%s", self.trouble)
+                time.sleep(RETRY_S)  # the cause is outside (disk, memory): wait, then retry
+                raise WriterUnavailable(self.trouble) from None
             if report.rejected:
                 log.error(
                     "%d journaled %s record(s) were rejected by the loader (kept in %s): "
@@ -251,27 +311,48 @@ class WriteQueue:
                     report.rejects_path,
                 )
             path.unlink(missing_ok=True)
-        if self.on_commit:
+            self._unloaded.pop(0)
+            loaded = True
+        self.trouble = None
+        if loaded and self.on_commit:
             self.on_commit()
+
+    def _quarantine(self, path: Path, exc: CxloopError) -> None:
+        failed = path.parent / "failed"
+        failed.mkdir(exist_ok=True)
+        path.rename(failed / path.name)
+        self.quarantined += 1
+        log.error(
+            "journal segment %s refused by the loader (%s); kept in %s for an operator",
+            path.name,
+            type(exc).__name__,
+            failed,
+        )
 
     def _run_call(self, work: Callable[[], Any], future: Future[Any]) -> None:
         try:
+            self._flush_journal()  # a call sees (and an erasure erases) journaled data
             with self.lock:
                 result = work()
             if self.on_commit:
                 self.on_commit()
-            future.set_result(result)
+            _settle(future, result=result)
         except BaseException as exc:  # handed to the caller, who reports it
-            future.set_exception(exc)
+            _settle(future, exc)
 
     def _load_groups(self, group: list[_Pending]) -> None:
-        self._flush_journal()
+        try:
+            self._flush_journal()  # an answered request is never overtaken
+        except BaseException as exc:
+            self._fail(group, exc)
+            return
         by_kind: dict[str, list[_Pending]] = {}
         for pending in group:
             by_kind.setdefault(pending.request.kind, []).append(pending)
+        answers: list[tuple[_Pending, IngestResult]] = []
         for members in by_kind.values():
             try:
-                self._load_together(members)
+                answers += self._load_together(members)
             except CxloopError as exc:
                 # A file-level problem (say, no record has a required column) must fail only
                 # the request that caused it: load each request on its own.
@@ -280,21 +361,22 @@ class WriteQueue:
                     continue
                 for one in members:
                     try:
-                        self._load_together([one])
+                        answers += self._load_together([one])
                     except BaseException as exc:
                         self._fail([one], exc)
             except BaseException as exc:
                 self._fail(members, exc)
-        if self.on_commit:
+        if self.on_commit:  # the new data version first: a read after the answer sees it
             self.on_commit()
+        for pending, result in answers:
+            _settle(pending.future, result=result)
 
     @staticmethod
     def _fail(members: list[_Pending], exc: BaseException) -> None:
         for pending in members:
-            if not pending.future.done():
-                pending.future.set_exception(exc)
+            _settle(pending.future, exc)
 
-    def _load_together(self, members: list[_Pending]) -> None:
+    def _load_together(self, members: list[_Pending]) -> list[tuple[_Pending, IngestResult]]:
         kind = members[0].request.kind
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         path = self.inbox / f"api-{stamp}-{next(_sequence)}-{secrets.token_hex(3)}.{kind}.jsonl"
@@ -322,6 +404,7 @@ class WriteQueue:
                 version = self.ws.data_version
         finally:
             path.unlink(missing_ok=True)
+        answers = []
         for pending, (first, end) in zip(members, spans, strict=True):
             result = IngestResult(kind=kind, received=pending.request.records)
             result.data_version = version
@@ -329,7 +412,29 @@ class WriteQueue:
                 if reject_line is not None and first <= reject_line < end:
                     index = reject_line - first
                     result.rejects.append(_reject(index, column, reason, record, raw))
-            pending.future.set_result(result)
+            answers.append((pending, result))
+        return answers
+
+
+_IDLE = object()  # the queue stayed empty for a load interval
+
+
+def _settle(future: Future[Any], exc: BaseException | None = None, result: Any = None) -> None:
+    if future.done():
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
+
+
+def _wait(future: Future[Any]) -> Any:
+    try:
+        return future.result(timeout=ANSWER_TIMEOUT_S)
+    except TimeoutError:
+        raise WriterUnavailable(
+            f"the writer did not answer within {ANSWER_TIMEOUT_S:g} s; try again later"
+        ) from None
 
 
 def _reject(

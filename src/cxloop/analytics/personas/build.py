@@ -82,6 +82,7 @@ def build_personas(ws: Workspace, settings: PersonasSettings | None = None) -> d
     settings = settings or PersonasSettings.from_config(ws)
     settings.validate()
     period = parse_period(settings.period)
+    version = ws.data_version  # before the data is read (see store.stamp)
     run = assign.prepare(ws, settings)
     doc: dict[str, Any] = {
         "customers": 0,
@@ -99,7 +100,7 @@ def build_personas(ws: Workspace, settings: PersonasSettings | None = None) -> d
     if run.model is None:
         return doc
     m = run.model
-    store_assignments(ws, m, run.now)
+    store_assignments(ws, m, run.now, version)
     as_of = datetime.fromtimestamp(run.now.counts.as_of or 0.0, UTC)
     doc["as_of"] = as_of.isoformat()
     doc["personas"] = _personas(m, run.now)

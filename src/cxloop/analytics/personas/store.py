@@ -41,14 +41,18 @@ def customer_table(m: model.PersonaModel, now: Snapshot) -> pa.Table:
     return pa.table(columns)
 
 
-def stamp(ws: Workspace, fitted_at: str) -> str:
+def stamp(ws: Workspace, fitted_at: str, data_version: int | None = None) -> str:
     """What stored assignments were made from: the data, the profiles build (it holds the
-    profile ids) and the model."""
+    profile ids) and the model. `data_version`: the version read before the data was (a
+    load committed meanwhile by another connection then makes the assignments stale)."""
     build = ws.engine.scalar("SELECT value FROM meta WHERE key = 'profiles_build'")
-    return f"{ws.data_version}:{build}:{fitted_at}"
+    version = ws.data_version if data_version is None else data_version
+    return f"{version}:{build}:{fitted_at}"
 
 
-def store_assignments(ws: Workspace, m: model.PersonaModel, now: Snapshot) -> None:
+def store_assignments(
+    ws: Workspace, m: model.PersonaModel, now: Snapshot, data_version: int | None = None
+) -> None:
     """Keep each customer's persona and features in the workspace (`persona_assignments`),
     stamped with the data version and the model, so other analyses can break figures down
     by persona and the export can be written without computing anything again."""
@@ -60,7 +64,7 @@ def store_assignments(ws: Workspace, m: model.PersonaModel, now: Snapshot) -> No
             e.execute("DELETE FROM meta WHERE key = ?", [_STAMP_KEY])
             e.execute(
                 "INSERT INTO meta (key, value) VALUES (?, ?)",
-                [_STAMP_KEY, stamp(ws, m.fitted_at)],
+                [_STAMP_KEY, stamp(ws, m.fitted_at, data_version)],
             )
     finally:
         e.con.unregister(_NEW)
@@ -83,6 +87,7 @@ def export_personas(ws: Workspace, path: Path) -> int:
         == stamp(ws, saved.fitted_at)
     )
     if not current:
+        version = ws.data_version
         run = assign.prepare(ws, settings, snapshot=False)
         if run is None or run.model is None:
             empty = pa.table(
@@ -95,7 +100,7 @@ def export_personas(ws: Workspace, path: Path) -> int:
             )
             write_relation(ws.engine.con.from_arrow(empty), path)
             return 0
-        store_assignments(ws, run.model, run.now)
+        store_assignments(ws, run.model, run.now, version)
     write_relation(
         ws.engine.con.sql(f"SELECT * FROM {ASSIGNMENTS_TABLE} ORDER BY profile_id"), path
     )
