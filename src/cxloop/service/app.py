@@ -496,10 +496,16 @@ class AccessLog:
             )
 
 
+_KNOWN_SEGMENTS = {"", "v1", "docs", "redoc", "openapi.json", "static", "favicon.ico"}
+
+
 def _template(scope: Scope) -> str:
     """The request path with every path parameter replaced by its name (`{key}`)."""
-    if scope.get("route") is None:
-        return "(no route)"
+    if scope.get("route") is None:  # docs, unknown paths: only a known first segment
+        first, _, rest = scope["path"].lstrip("/").partition("/")
+        if first not in _KNOWN_SEGMENTS:
+            return "(unknown path)"
+        return f"/{first}" + ("/…" if rest else "")
     names = {str(v): k for k, v in scope.get("path_params", {}).items()}
     return "/".join(
         f"{{{names[seg]}}}" if seg in names else seg for seg in scope["path"].split("/")
