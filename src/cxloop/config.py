@@ -185,6 +185,15 @@ class ServeSettings:
 
 
 @dataclass(frozen=True)
+class ProgramsSettings:
+    """Where the programs (loyalty ledger) keep their transactional store (docs/loyalty.md)."""
+
+    # Empty: an embedded SQLite file in the workspace (programs.sqlite); or a PostgreSQL URL
+    # such as "postgresql://cxloop@db.example.com:5432/cxloop" for production.
+    database_url: str = ""
+
+
+@dataclass(frozen=True)
 class WorkspaceConfig:
     """All settings of one workspace."""
 
@@ -199,6 +208,7 @@ class WorkspaceConfig:
     personas: PersonasConfig = field(default_factory=PersonasConfig)
     engine: EngineSettings = field(default_factory=EngineSettings)
     serve: ServeSettings = field(default_factory=ServeSettings)
+    programs: ProgramsSettings = field(default_factory=ProgramsSettings)
 
     @classmethod
     def load(cls, path: Path) -> WorkspaceConfig:
@@ -301,6 +311,12 @@ class WorkspaceConfig:
             raise ConfigError(
                 f"{origin}: [serve] max_body_mb and max_batch_records must be positive, "
                 "group_commit_ms >= 0"
+            )
+        url = self.programs.database_url
+        if url and not url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+            raise ConfigError(
+                f"{origin}: [programs] database_url must be empty (embedded store) or a "
+                "PostgreSQL URL like postgresql://user@host:5432/database"
             )
         if self.identity.max_records_per_identifier < 2:
             raise ConfigError(f"{origin}: [identity] max_records_per_identifier must be >= 2")
@@ -493,4 +509,10 @@ journal_flush_ms = 250.0
 # While data keeps arriving, serve an analysis computed less than this many seconds ago
 # (a request with `Cache-Control: no-cache` always gets current figures).
 max_staleness_s = 10.0
+
+[programs]
+# The loyalty ledger's transactional store. Empty: an embedded SQLite file in the workspace
+# (programs.sqlite). In production, a PostgreSQL URL such as
+# "postgresql://cxloop@db.example.com:5432/cxloop" (password from ~/.pgpass or PGPASSWORD).
+database_url = ""
 """

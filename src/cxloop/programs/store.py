@@ -1,0 +1,252 @@
+"""The programs' transactional store: one code path over SQLite (embedded) and PostgreSQL.
+
+Why a second database beside the DuckDB warehouse: the warehouse is an analytical copy that
+can be rebuilt from files; a points ledger is the record itself. It needs many small
+concurrent transactions that never lose a committed write, which is what SQLite in WAL mode
+(one writer at a time, `synchronous=FULL`) and PostgreSQL (row locks) give.
+
+Dialect differences live here and nowhere else:
+
+- SQLite: every write transaction starts with `BEGIN IMMEDIATE`, so the write lock is taken
+  at the start and two read-modify-write transactions can never interleave (a deferred BEGIN
+  would let both read, then one fail to upgrade its lock). Reads use a deferred `BEGIN`,
+  which in WAL mode is a consistent snapshot that does not block the writer.
+- PostgreSQL: READ COMMITTED, and the ledger locks the member's row (`SELECT ... FOR UPDATE`,
+  or an `UPDATE` that takes the lock) before it reads anything it will change; the lock is a
+  no-op in SQLite, where the whole database is already locked. Every statement is the same.
+
+`retrying` re-runs a whole transaction after a serialisation failure, a deadlock or a busy
+SQLite file, with jittered exponential backoff; callers wrap the function that opens the
+transaction, never a statement inside one.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, Engine
+
+from cxloop.programs.errors import ProgramError, StoreUnavailable
+
+DATABASE_FILE = "programs.sqlite"
+MIGRATIONS = Path(__file__).parent / "migrations"
+# Milliseconds a SQLite connection waits for the write lock before it reports "busy".
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Any constant: concurrent `open` calls on PostgreSQL migrate one after the other.
+_MIGRATION_LOCK_KEY = 0x6378_6C6F_6F70  # "cxloop"
+_READ_OPTION = "cxloop_read"
+
+T = TypeVar("T")
+
+
+class RetryTransaction(Exception):
+    """Raised inside a transaction to have `retrying` roll it back and run it again.
+
+    Used when a concurrent transaction committed something this one must see (the same
+    idempotency key, claimed a moment earlier by another client).
+    """
+
+
+class ProgramStore:
+    """The transactional store of the programs: SQLite file WS/programs.sqlite by default
+    (embedded, WAL), or PostgreSQL when `[programs] database_url` is set; one code path
+    (SQLAlchemy Core); schema by Alembic migrations shipped in the package."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine: Engine = engine
+
+    # -- opening ----------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls, workspace_path: Path, database_url: str | None = None, *, pool_size: int = 20
+    ) -> ProgramStore:
+        """Open the store (embedded file in the workspace unless a URL is given), migrated.
+
+        `pool_size` is the number of connections kept open; as many again may be opened
+        under load. Raises `StoreUnavailable` when the database cannot be reached.
+        """
+        url = _resolve_url(Path(workspace_path), database_url or None)
+        engine = _create_engine(url, pool_size)
+        store = cls(engine)
+        try:
+            store.migrate()
+        except sa.exc.OperationalError as exc:
+            engine.dispose()
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise StoreUnavailable(
+                f"cannot open the programs store {store.display_url}: {reason}"
+            ) from None
+        except BaseException:
+            engine.dispose()
+            raise
+        return store
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration shipped with this version of cxloop.
+
+        Runs in one transaction (DDL is transactional on both databases), under a lock, so
+        processes that open the store together migrate once and never see half a schema.
+        """
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE is the lock
+            if self.dialect == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    # -- properties -------------------------------------------------------------------------
+    @property
+    def dialect(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self.engine.dialect.name
+
+    @property
+    def display_url(self) -> str:
+        """The database URL with any password hidden, for messages and logs."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    # -- transactions -----------------------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: commits when the block ends, rolls back on any exception.
+
+        Isolation comes from the dialect (see the module docstring): SQLite holds the
+        database's write lock for the whole block; on PostgreSQL the caller locks the rows it
+        changes. Wrap the function holding this block in `retrying`.
+        """
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction: one consistent snapshot, never blocking writers."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{_READ_OPTION: True})
+            with conn.begin():
+                yield conn
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def __enter__(self) -> ProgramStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def retrying(fn: Callable[[], T], attempts: int = 10) -> T:
+    """Run `fn` (which opens and commits its own transaction), again after transient failures.
+
+    Transient: a PostgreSQL serialisation failure (40001) or deadlock (40P01), a SQLite
+    database that stayed busy or locked, or a `RetryTransaction` signal. Anything else is
+    raised at once. Backoff is exponential with full jitter (2 ms doubling, capped at 200 ms)
+    so clients that collided do not collide again in step. After `attempts` tries a
+    `StoreUnavailable` says so.
+    """
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            if attempt == attempts - 1:
+                raise StoreUnavailable(
+                    f"the programs store stayed busy after {attempts} attempts; try again"
+                ) from exc
+            time.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failed transaction may succeed when run again unchanged."""
+    if isinstance(exc, RetryTransaction):
+        return True
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in {"40001", "40P01"}:
+        return True
+    if isinstance(orig, sqlite3.OperationalError):
+        code = getattr(orig, "sqlite_errorcode", None)
+        busy = code is not None and code & 0xFF in {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+        return busy or "database is locked" in str(orig)
+    return False
+
+
+def _resolve_url(workspace_path: Path, database_url: str | None) -> URL:
+    if database_url is None:
+        return sa.engine.URL.create("sqlite", database=str(workspace_path / DATABASE_FILE))
+    try:
+        url = sa.engine.make_url(database_url)
+    except sa.exc.ArgumentError:
+        raise ProgramError(
+            "[programs] database_url is not a database URL "
+            "(expected postgresql://user@host:port/database)"
+        ) from None
+    backend = url.get_backend_name()
+    if backend in {"postgresql", "postgres"}:
+        return url.set(drivername="postgresql+psycopg")
+    if backend == "sqlite" and url.database not in (None, "", ":memory:"):
+        return url.set(drivername="sqlite")
+    raise ProgramError(
+        f"[programs] database_url: {backend!r} is not supported; use postgresql://... "
+        "or leave it empty for the embedded store"
+    )
+
+
+def _create_engine(url: URL, pool_size: int) -> Engine:
+    if url.get_backend_name() == "postgresql":
+        return sa.create_engine(
+            url,
+            isolation_level="READ COMMITTED",
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            connect_args={"application_name": "cxloop", "connect_timeout": 10},
+        )
+    Path(url.database or "").parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+    )
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control from the sqlite3 module (it would BEGIN deferred, and late).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
+    cursor.execute("PRAGMA synchronous = FULL")  # a commit survives power loss
+    cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_MS)}")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    read_only = conn.get_execution_options().get(_READ_OPTION, False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
