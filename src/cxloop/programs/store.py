@@ -134,7 +134,10 @@ class ProgramStore:
     def read(self) -> Iterator[Connection]:
         """A read transaction: one consistent snapshot, never blocking writers."""
         with self.engine.connect() as conn:
-            conn.execution_options(**{_READ_OPTION: True})
+            if self.dialect == "postgresql":  # one snapshot for every statement of the block
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            else:
+                conn.execution_options(**{_READ_OPTION: True})
             with conn.begin():
                 yield conn
 

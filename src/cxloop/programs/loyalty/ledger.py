@@ -1,24 +1,52 @@
 """The points ledger: the only code that writes the loyalty tables.
 
-Every write is one transaction that (1) answers a replayed idempotency key from the stored
-result, (2) locks the member, (3) appends its entry, moves points between lots and updates
-the cached balance, (4) records the idempotency key: all of it commits or none of it does.
+Every write is one transaction that (1) locks the member, (2) answers a replayed
+idempotency key from the stored result, (3) appends its entry, moves points between lots and
+updates the cached balance, (4) records the idempotency key: all of it commits or none of it
+does. `retrying` runs it again after a serialisation failure, a deadlock or a busy file.
 """
 
 from __future__ import annotations
 
 import calendar
+import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from cxloop.programs.errors import (
+    AlreadyReversed,
+    InsufficientPoints,
+    NotReversible,
+    ProgramError,
+)
+from cxloop.programs.loyalty import idempotency, lots
 from cxloop.programs.loyalty.models import Entry, ExpiryReport, Lot, Member, VerifyReport
-from cxloop.programs.store import ProgramStore
+from cxloop.programs.loyalty.records import (
+    ENTRY_COLUMNS,
+    FIFO,
+    append_entry,
+    change_balance,
+    check_text,
+    entry_from_row,
+    load_entry,
+    load_member,
+    lock_member,
+    lot_from_row,
+    member_from_row,
+)
+from cxloop.programs.store import ProgramStore, RetryTransaction, retrying
+from cxloop.programs.tables import ledger_entries, members
+from cxloop.programs.tables import lots as lots_table
 
 #: The largest number of points one operation may move: far beyond any real program, far
 #: below the 64-bit range, so sums over millions of entries cannot overflow.
 MAX_POINTS = 10**12
+#: The kinds of entry a reversal may undo (an expiry is undone by an adjustment).
+REVERSIBLE = ("earn", "redeem", "adjust")
 
 
 def utcnow() -> datetime:
@@ -35,6 +63,13 @@ def add_months(moment: datetime, months: int) -> datetime:
     year, month = moment.year + index // 12, index % 12 + 1
     day = min(moment.day, calendar.monthrange(year, month)[1])
     return moment.replace(year=year, month=month, day=day)
+
+
+class _Replay(Exception):
+    """Control flow: a replayed key leaves the transaction (rolled back) with its answer."""
+
+    def __init__(self, response: dict[str, Any]) -> None:
+        self.response = response
 
 
 class Ledger:
@@ -55,28 +90,107 @@ class Ledger:
         expiry_months: int | None = 24,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        if expiry_months is not None and (isinstance(expiry_months, bool) or expiry_months < 1):
+            raise ProgramError("expiry_months must be a whole number of months >= 1, or None")
         self.store = store
         self.expiry_months = expiry_months
         self.clock = clock
 
+    def _now(self) -> datetime:
+        now = self.clock()
+        if now.tzinfo is None:
+            raise ProgramError("the ledger's clock must return timezone-aware times")
+        return now.astimezone(UTC)
+
     # -- members ----------------------------------------------------------------------------
     def enrol(self, profile_id: str, *, actor: str, idempotency_key: str | None = None) -> Member:
-        """Enrol a unified profile; enrolling it again returns the existing member."""
-        raise NotImplementedError
+        """Enrol a unified profile; enrolling it again returns the existing member.
+
+        Idempotent by profile without a key; with a key, the key is also held to the request
+        (the same key for another profile is an `IdempotencyConflict`).
+        """
+        check_text("profile_id", profile_id)
+        check_text("actor", actor)
+        idempotency.check_key(idempotency_key)
+        request = idempotency.request_hash("enrol", profile_id=profile_id)
+
+        def transaction() -> Member:
+            with self.store.write() as conn:
+                if idempotency_key is not None:
+                    stored = idempotency.lookup(conn, idempotency_key, request)
+                    if stored is not None:
+                        return load_member(conn, stored["member_id"])
+                row = conn.execute(
+                    sa.select(members).where(members.c.profile_id == profile_id)
+                ).first()
+                now = self._now()
+                if row is None:
+                    member = Member(
+                        member_id="mem_" + secrets.token_hex(8),
+                        profile_id=profile_id,
+                        enrolled_at=now,
+                        balance=0,
+                        tier="member",
+                        tier_since=now,
+                    )
+                    try:
+                        conn.execute(
+                            sa.insert(members).values(
+                                member_id=member.member_id,
+                                profile_id=profile_id,
+                                enrolled_at=now,
+                                balance=0,
+                                tier=member.tier,
+                                tier_since=now,
+                            )
+                        )
+                    except sa.exc.IntegrityError as exc:  # enrolled concurrently: read it
+                        raise RetryTransaction("profile enrolled concurrently") from exc
+                else:
+                    member = member_from_row(row)
+                if idempotency_key is not None:
+                    response = {"member_id": member.member_id}
+                    idempotency.remember(conn, idempotency_key, request, response, now)
+                return member
+
+        return retrying(transaction)
 
     def member(self, member_id: str) -> Member:
         """The member with its cached balance and tier; `UnknownMember` if there is none."""
-        raise NotImplementedError
+        with self.store.read() as conn:
+            return load_member(conn, member_id)
 
     def member_for_profile(self, profile_id: str) -> Member | None:
         """The member enrolled for a profile, or None."""
-        raise NotImplementedError
+        with self.store.read() as conn:
+            row = conn.execute(sa.select(members).where(members.c.profile_id == profile_id)).first()
+        return None if row is None else member_from_row(row)
 
     def set_tier(
         self, member_id: str, tier: str, *, actor: str, at: datetime | None = None
     ) -> Member:
-        """Record the member's tier; `tier_since` moves only when the tier changes."""
-        raise NotImplementedError
+        """Record the member's tier; `tier_since` moves (to `at`, default now) only on a change.
+
+        Tiers are computed elsewhere (rules in config); this is where the result is kept.
+        """
+        check_text("tier", tier)
+        check_text("actor", actor)
+
+        def transaction() -> Member:
+            with self.store.write() as conn:
+                lock_member(conn, member_id)
+                current = load_member(conn, member_id)
+                if current.tier == tier:
+                    return current
+                since = self._now() if at is None else _aware(at, "at")
+                conn.execute(
+                    sa.update(members)
+                    .where(members.c.member_id == member_id)
+                    .values(tier=tier, tier_since=since)
+                )
+                return load_member(conn, member_id)
+
+        return retrying(transaction)
 
     # -- writes -----------------------------------------------------------------------------
     def earn(
@@ -91,8 +205,38 @@ class Ledger:
         idempotency_key: str,
         at: datetime | None = None,
     ) -> Entry:
-        """Credit points as a new lot, earned `at` (default now), expiring `expiry_months` later."""
-        raise NotImplementedError
+        """Credit points as a new lot, earned `at` (default now), expiring `expiry_months` later.
+
+        `at` back-dates the lot (an order completed last week expires from that day); the
+        entry itself is always recorded at the time it is written.
+        """
+        _check_points(points)
+        check_text("source_type", source_type, optional=True)
+        check_text("source_id", source_id, optional=True)
+        at = None if at is None else _aware(at, "at")
+        arguments = {"member_id": member_id, "points": points, "reason": reason}
+        arguments |= {"source_type": source_type, "source_id": source_id, "actor": actor}
+        arguments["at"] = at
+
+        def work(conn: Connection, now: datetime, balance: int) -> Entry:
+            earned_at = now if at is None else at
+            if earned_at > now:
+                raise ProgramError(f"points cannot be earned in the future ({at.isoformat()})")
+            entry = append_entry(
+                conn,
+                member_id=member_id,
+                kind="earn",
+                points=points,
+                reason=reason,
+                source_type=source_type,
+                source_id=source_id,
+                actor=actor,
+                created_at=now,
+            )
+            self._credit(conn, entry, earned_at)
+            return entry
+
+        return self._write("earn", member_id, arguments, idempotency_key, work)
 
     def redeem(
         self, member_id: str, points: int, *, reason: str, actor: str, idempotency_key: str
@@ -101,13 +245,42 @@ class Ledger:
 
         More than the balance raises `InsufficientPoints` and changes nothing.
         """
-        raise NotImplementedError
+        _check_points(points)
+        arguments = {"member_id": member_id, "points": points, "reason": reason, "actor": actor}
+
+        def work(conn: Connection, now: datetime, balance: int) -> Entry:
+            return self._debit(conn, "redeem", member_id, points, balance, reason, actor, now)
+
+        return self._write("redeem", member_id, arguments, idempotency_key, work)
 
     def adjust(
         self, member_id: str, points: int, *, reason: str, actor: str, idempotency_key: str
     ) -> Entry:
-        """An operator's correction: + creates a lot, - is drawn like a redemption."""
-        raise NotImplementedError
+        """An operator's correction: + creates a lot (expiring like earned points), - is drawn
+        like a redemption and never takes the balance below zero."""
+        if isinstance(points, bool) or not isinstance(points, int) or points == 0:
+            raise ProgramError(f"adjust points must be a non-zero whole number (got {points!r})")
+        _check_points(abs(points))
+        arguments = {"member_id": member_id, "points": points, "reason": reason, "actor": actor}
+
+        def work(conn: Connection, now: datetime, balance: int) -> Entry:
+            if points < 0:
+                return self._debit(conn, "adjust", member_id, -points, balance, reason, actor, now)
+            entry = append_entry(
+                conn,
+                member_id=member_id,
+                kind="adjust",
+                points=points,
+                reason=reason,
+                source_type=None,
+                source_id=None,
+                actor=actor,
+                created_at=now,
+            )
+            self._credit(conn, entry, now)
+            return entry
+
+        return self._write("adjust", member_id, arguments, idempotency_key, work)
 
     def reverse(self, entry_id: int, *, reason: str, actor: str, idempotency_key: str) -> Entry:
         """Undo an earn, a redemption or an adjustment with a reversing entry (at most once).
@@ -116,31 +289,107 @@ class Ledger:
         Reversing an earn (or a credit) takes back what the member still holds of it: the
         lot's remaining points, then first-in first-out from other lots; what was already
         spent and cannot be taken back is recorded as `shortfall` (a loss, never a negative
-        balance). Points of the lot that had expired are not taken again.
+        balance). Points of the lot that had expired are not taken again: the reversal puts
+        the member where they would be without the earn.
         """
-        raise NotImplementedError
+        if isinstance(entry_id, bool) or not isinstance(entry_id, int):
+            raise ProgramError("entry_id must be a whole number")
+        with self.store.read() as conn:
+            target = load_entry(conn, entry_id)
+        if target.kind not in REVERSIBLE:
+            raise NotReversible(
+                f"entry {entry_id} is {'an' if target.kind == 'expire' else 'a'} "
+                f"{target.kind}; only {', '.join(REVERSIBLE)} entries are reversed "
+                "(restore expired points with an adjustment)"
+            )
+        arguments = {"entry_id": entry_id, "reason": reason, "actor": actor}
+
+        def work(conn: Connection, now: datetime, balance: int) -> Entry:
+            reversed_by = conn.execute(
+                sa.select(ledger_entries.c.id).where(ledger_entries.c.reverses == entry_id)
+            ).scalar()
+            if reversed_by is not None:
+                raise AlreadyReversed(
+                    f"entry {entry_id} was already reversed by entry {reversed_by}"
+                )
+            if target.points < 0:
+                draws = lots.plan_restore(conn, entry_id)
+                taken, shortfall = target.points, 0  # negative: points come back
+            else:
+                own = lots.lot_of_entry(conn, entry_id)
+                owed = target.points - (own[1] if own else 0)
+                draws, shortfall = lots.plan_fifo(
+                    conn, target.member_id, owed, first_lot=own[0] if own else None
+                )
+                taken = owed - shortfall
+            entry = append_entry(
+                conn,
+                member_id=target.member_id,
+                kind="reverse",
+                points=-taken,
+                reason=reason,
+                source_type=target.source_type,
+                source_id=target.source_id,
+                actor=actor,
+                created_at=now,
+                reverses=entry_id,
+                shortfall=shortfall,
+            )
+            lots.apply_draws(conn, entry.entry_id, draws)
+            change_balance(conn, target.member_id, -taken)
+            if target.points < 0:
+                self._recover_shortfalls(conn, target.member_id, draws, actor, now)
+            return entry
+
+        return self._write("reverse", target.member_id, arguments, idempotency_key, work)
 
     def expire(self, as_of: datetime, *, actor: str) -> ExpiryReport:
         """Expire every lot with `expires_at <= as_of` and points left: one expire entry each.
 
         Idempotent: an expired lot has nothing left, so a second run expires nothing more.
+        Members are expired in batches, each batch one transaction, so a run interrupted
+        half-way leaves whole members done and the next run finishes the rest.
         """
-        raise NotImplementedError
+        from cxloop.programs.loyalty.expiry import expire_lots
+
+        check_text("actor", actor)
+        return expire_lots(self.store, _aware(as_of, "as_of"), actor=actor, clock=self._now)
 
     # -- reads ------------------------------------------------------------------------------
     def lots(self, member_id: str) -> list[Lot]:
         """The member's lots with points left, in the order they will be spent."""
-        raise NotImplementedError
+        with self.store.read() as conn:
+            load_member(conn, member_id)
+            rows = conn.execute(
+                sa.select(
+                    lots_table,
+                    ledger_entries.c.source_type,
+                    ledger_entries.c.source_id,
+                )
+                .join(ledger_entries, ledger_entries.c.id == lots_table.c.entry_id)
+                .where(lots_table.c.member_id == member_id, lots_table.c.remaining > 0)
+                .order_by(*FIFO)
+            ).all()
+        return [lot_from_row(row) for row in rows]
 
     def entries(
         self, member_id: str, *, limit: int = 100, before: int | None = None
     ) -> list[Entry]:
         """The member's entries, newest first; page with `before=` the last entry_id seen."""
-        raise NotImplementedError
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise ProgramError("limit must be a whole number from 1 to 1000")
+        query = sa.select(*ENTRY_COLUMNS).where(ledger_entries.c.member_id == member_id)
+        if before is not None:
+            query = query.where(ledger_entries.c.id < before)
+        with self.store.read() as conn:
+            load_member(conn, member_id)
+            rows = conn.execute(query.order_by(ledger_entries.c.id.desc()).limit(limit)).all()
+        return [entry_from_row(row) for row in rows]
 
     def entry(self, entry_id: int) -> Entry:
         """One entry by id; `UnknownEntry` if there is none."""
-        raise NotImplementedError
+        with self.store.read() as conn:
+            return load_entry(conn, entry_id)
 
     def verify(self) -> VerifyReport:
         """Check every invariant of the whole ledger; an empty `problems` means it holds.
@@ -150,4 +399,125 @@ class Ledger:
         it; every entry's draws add up to its points; reversals well-formed; idempotency rows
         well-formed and pointing at what exists.
         """
-        raise NotImplementedError
+        from cxloop.programs.loyalty.verify import verify_ledger
+
+        return verify_ledger(self.store)
+
+    # -- the shape of every write -----------------------------------------------------------
+    def _write(
+        self,
+        operation: str,
+        member_id: str,
+        arguments: dict[str, Any],
+        key: str,
+        work: Callable[[Connection, datetime, int], Entry],
+    ) -> Entry:
+        """Lock, replay or do `work`, remember the key, commit; retried when transient."""
+        check_text("reason", arguments.get("reason"))
+        check_text("actor", arguments.get("actor"))
+        if key is None:
+            raise ProgramError(f"{operation} needs an idempotency key")
+        idempotency.check_key(key)
+        request = idempotency.request_hash(operation, **arguments)
+
+        def transaction() -> Entry:
+            try:
+                with self.store.write() as conn:
+                    balance = lock_member(conn, member_id)
+                    stored = idempotency.lookup(conn, key, request)
+                    if stored is not None:
+                        raise _Replay(stored)  # nothing was written: roll back, answer
+                    now = self._now()
+                    entry = work(conn, now, balance)
+                    idempotency.remember(conn, key, request, {"entry_id": entry.entry_id}, now)
+                    if self.before_commit is not None:
+                        self.before_commit(conn, entry)
+                    return entry
+            except _Replay as replay:
+                with self.store.read() as conn:
+                    return load_entry(conn, int(replay.response["entry_id"]))
+
+        return retrying(transaction)
+
+    def _recover_shortfalls(
+        self,
+        conn: Connection,
+        member_id: str,
+        restores: list[lots.Draw],
+        actor: str,
+        now: datetime,
+    ) -> None:
+        """Take back restored points that repay an earlier reversal's shortfall (see
+        `lots.recoveries`): one adjustment per reversal repaid, in the same transaction."""
+        for draw, reversal_id in lots.recoveries(conn, restores):
+            recovery = append_entry(
+                conn,
+                member_id=member_id,
+                kind="adjust",
+                points=-draw.points,
+                reason=(
+                    f"recovers {draw.points} points of the shortfall of entry {reversal_id} "
+                    "(its redemption was reversed)"
+                ),
+                source_type=lots.SHORTFALL_RECOVERY,
+                source_id=str(reversal_id),
+                actor=actor,
+                created_at=now,
+            )
+            lots.apply_draws(conn, recovery.entry_id, [draw])
+            change_balance(conn, member_id, -draw.points)
+
+    def _credit(self, conn: Connection, entry: Entry, earned_at: datetime) -> None:
+        expires_at = None
+        if self.expiry_months is not None:
+            expires_at = add_months(earned_at, self.expiry_months)
+        lots.create_lot(
+            conn,
+            member_id=entry.member_id,
+            entry_id=entry.entry_id,
+            points=entry.points,
+            earned_at=earned_at,
+            expires_at=expires_at,
+        )
+        change_balance(conn, entry.member_id, entry.points)
+
+    def _debit(
+        self,
+        conn: Connection,
+        kind: str,
+        member_id: str,
+        points: int,
+        balance: int,
+        reason: str,
+        actor: str,
+        now: datetime,
+    ) -> Entry:
+        if points > balance:
+            raise InsufficientPoints(member_id, balance, points)
+        entry = append_entry(
+            conn,
+            member_id=member_id,
+            kind=kind,
+            points=-points,
+            reason=reason,
+            source_type=None,
+            source_id=None,
+            actor=actor,
+            created_at=now,
+        )
+        lots.draw_fifo(conn, member_id, entry.entry_id, points)
+        change_balance(conn, member_id, -points)
+        return entry
+
+
+def _check_points(points: object) -> None:
+    if isinstance(points, bool) or not isinstance(points, int) or not 0 < points <= MAX_POINTS:
+        raise ProgramError(
+            f"points must be a whole number from 1 to {MAX_POINTS:,} (got {points!r})"
+        )
+
+
+def _aware(moment: datetime, name: str) -> datetime:
+    if not isinstance(moment, datetime) or moment.tzinfo is None or moment.utcoffset() is None:
+        raise ProgramError(f"{name} must be a timezone-aware datetime (e.g. 2026-01-31T00:00Z)")
+    return moment.astimezone(UTC)
