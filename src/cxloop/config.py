@@ -7,12 +7,14 @@ so a typo never silently falls back to a default.
 
 from __future__ import annotations
 
+import itertools
 import tomllib
 import warnings
 import zoneinfo
 from dataclasses import asdict, dataclass, field, fields
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cxloop.errors import ConfigError, CxloopError
 
@@ -193,6 +195,121 @@ class ProgramsSettings:
     database_url: str = ""
 
 
+class TierLevel(NamedTuple):
+    """One tier of the loyalty program, parsed from a `[loyalty] tiers` entry."""
+
+    name: str
+    # Points earned, or currency spent, in the rolling window (`tier_basis`) to reach it.
+    threshold: Decimal
+    # Earned points are multiplied by this (exact decimal; points are then rounded down).
+    multiplier: Decimal
+
+
+@dataclass(frozen=True)
+class LoyaltySettings:
+    """The loyalty program's earning rules, expiry and tiers (docs/loyalty.md).
+
+    Points are whole numbers; values and multipliers are exact decimals written as strings
+    ("0.01", "1.25"), never floats, so a liability report adds up to the cent.
+    """
+
+    # Points per unit of the workspace currency of a completed order (before multipliers).
+    points_per_unit: int = 1
+    # Value of one point in the workspace currency, a decimal string (liability, breakage).
+    point_value: str = "0.01"
+    # Points expire this many calendar months after they were earned; 0 = never.
+    expiry_months: int = 24
+    # Bonus points for a public review (with text) and for a referral that converted.
+    review_bonus: int = 50
+    referral_bonus: int = 200
+    # "name:threshold:multiplier", lowest first; the first threshold is 0.
+    tiers: tuple[str, ...] = ("member:0:1", "silver:500:1.25", "gold:2000:1.5")
+    # What the thresholds count: "points" earned or "spend" (currency) in the window.
+    tier_basis: str = "spend"
+    tier_window_months: int = 12
+
+    @property
+    def tier_levels(self) -> tuple[TierLevel, ...]:
+        """The tiers as (name, threshold, multiplier), lowest first (validated on load)."""
+        return tuple(_parse_tier(text, "[loyalty] tiers") for text in self.tiers)
+
+    @property
+    def point_value_decimal(self) -> Decimal:
+        """`point_value` as an exact `Decimal`."""
+        return Decimal(self.point_value.strip())
+
+    def multiplier(self, tier: str) -> Decimal:
+        """The earning multiplier of a tier; 1 for a tier no longer configured.
+
+        A member keeps the tier recorded in the ledger even when the configuration drops
+        it; such a member earns at the base rate until the tiers job moves them.
+        """
+        for level in self.tier_levels:
+            if level.name == tier:
+                return level.multiplier
+        return Decimal(1)
+
+    def validate(self, origin: str = "config") -> None:
+        """Check what types cannot: non-negative figures, a well-formed tier ladder."""
+        where = f"{origin}: [loyalty]"
+        for name in ("points_per_unit", "expiry_months", "review_bonus", "referral_bonus"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{where} {name} must be >= 0")
+        if self.tier_window_months < 1:
+            raise ConfigError(f"{where} tier_window_months must be >= 1")
+        try:
+            value = self.point_value_decimal
+        except InvalidOperation:
+            value = Decimal("NaN")
+        if not value.is_finite() or value < 0:
+            raise ConfigError(
+                f'{where} point_value must be a decimal string >= 0 such as "0.01", '
+                f"not {self.point_value!r}"
+            )
+        if self.tier_basis not in {"points", "spend"}:
+            raise ConfigError(f'{where} tier_basis must be "points" or "spend"')
+        if not self.tiers:
+            raise ConfigError(f"{where} tiers needs at least one tier")
+        levels = [_parse_tier(text, f"{where} tiers") for text in self.tiers]
+        if levels[0].threshold != 0:
+            raise ConfigError(f"{where} tiers: the first tier's threshold must be 0")
+        names = [level.name for level in levels]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"{where} tiers: tier names must be distinct: {names}")
+        for low, high in itertools.pairwise(levels):
+            if high.threshold <= low.threshold:
+                raise ConfigError(
+                    f"{where} tiers: thresholds must increase ({low.name} {low.threshold}, "
+                    f"{high.name} {high.threshold})"
+                )
+        if self.tier_basis == "points":
+            for level in levels:
+                if level.threshold != level.threshold.to_integral_value():
+                    raise ConfigError(
+                        f"{where} tiers: {level.name}'s threshold counts points, a whole number"
+                    )
+
+
+def _parse_tier(text: str, where: str) -> TierLevel:
+    """`"silver:500:1.25"` as a `TierLevel`; ConfigError naming the entry when malformed."""
+    parts = [part.strip() for part in text.split(":")]
+    bad = ConfigError(
+        f'{where}: {text!r} must be "name:threshold:multiplier" with a threshold >= 0 and '
+        'a decimal multiplier >= 1, e.g. "silver:500:1.25"'
+    )
+    if len(parts) != 3 or not parts[0]:
+        raise bad
+    try:
+        threshold, multiplier = Decimal(parts[1]), Decimal(parts[2])
+    except InvalidOperation:
+        raise bad from None
+    if not (threshold.is_finite() and multiplier.is_finite()):
+        raise bad
+    if threshold < 0 or multiplier < 1:
+        raise bad
+    return TierLevel(parts[0], threshold, multiplier)
+
+
 @dataclass(frozen=True)
 class WorkspaceConfig:
     """All settings of one workspace."""
@@ -209,6 +326,7 @@ class WorkspaceConfig:
     engine: EngineSettings = field(default_factory=EngineSettings)
     serve: ServeSettings = field(default_factory=ServeSettings)
     programs: ProgramsSettings = field(default_factory=ProgramsSettings)
+    loyalty: LoyaltySettings = field(default_factory=LoyaltySettings)
 
     @classmethod
     def load(cls, path: Path) -> WorkspaceConfig:
@@ -320,6 +438,7 @@ class WorkspaceConfig:
             )
         if self.identity.max_records_per_identifier < 2:
             raise ConfigError(f"{origin}: [identity] max_records_per_identifier must be >= 2")
+        self.loyalty.validate(origin)
 
 
 def _build_section(section_type: type, values: dict[str, Any], name: str, origin: str) -> Any:
@@ -515,4 +634,23 @@ max_staleness_s = 10.0
 # (programs.sqlite). In production, a PostgreSQL URL such as
 # "postgresql://cxloop@db.example.com:5432/cxloop" (password from ~/.pgpass or PGPASSWORD).
 database_url = ""
+
+[loyalty]
+# Points per unit of the workspace currency of a completed order, before the tier multiplier
+# (points are whole: a fraction is rounded down).
+points_per_unit = 1
+# Value of one point in the workspace currency, as a decimal string (liability report).
+point_value = "0.01"
+# Points expire this many months after they were earned; 0 = never.
+expiry_months = 24
+# Bonus points for a public review with text, and for a converted referral (to the referrer).
+review_bonus = 50
+referral_bonus = 200
+# Tiers as "name:threshold:multiplier", lowest first, the first threshold 0; multipliers are
+# decimals >= 1 applied to points earned on orders.
+tiers = ["member:0:1", "silver:500:1.25", "gold:2000:1.5"]
+# What the thresholds count: "spend" (currency of completed orders) or "points" earned, within
+# the last tier_window_months months.
+tier_basis = "spend"
+tier_window_months = 12
 """
