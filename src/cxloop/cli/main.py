@@ -184,7 +184,11 @@ def scorecard(
         str | None, typer.Option(help="month, quarter or year (default from cxloop.toml).")
     ] = None,
     by: Annotated[
-        str | None, typer.Option(help="Breakdown: touchpoint, channel, stage, country, segment.")
+        str | None,
+        typer.Option(
+            help="Breakdown: touchpoint, channel, stage, country, segment, membership "
+            "(loyalty members vs non-members)."
+        ),
     ] = None,
     since: Annotated[str | None, typer.Option(help="Start date, ISO 8601 (inclusive).")] = None,
     until: Annotated[str | None, typer.Option(help="End date, ISO 8601 (exclusive).")] = None,

@@ -90,3 +90,5 @@ def render(doc: dict[str, Any], console: Console) -> None:
                 ],
             )
         )
+    for note in doc.get("notes", []):
+        console.print(f"note: {note}")

@@ -95,7 +95,34 @@ def render_segments(doc: dict[str, Any]) -> None:
         f"{_money(loyads['referral_revenue'])}. Amplifiers only (likes/shares, no act): "
         f"{doc['advocacy']['amplifiers_only']:,}."
     )
+    _render_membership(doc.get("membership"))
     _render_transitions(doc)
+
+
+def _render_membership(membership: dict[str, Any] | None) -> None:
+    """Loyalty members vs non-members per segment (who the points program reaches)."""
+    if not membership:
+        return
+    rows = [
+        [
+            r["segment"],
+            r["members"],
+            r["non_members"],
+            _pct(r["member_share"]["value"]),
+            _pct(r["share_of_members"]["value"]),
+            _pct(r["share_of_non_members"]["value"]),
+        ]
+        for r in membership["segments"]
+    ]
+    out.print(
+        table(
+            "Loyalty program members by segment",
+            ["segment", "members", "non-members", "members' share", "of members", "of others"],
+            rows,
+        )
+    )
+    for note in membership["notes"]:
+        out.print(f"note: {note}")
 
 
 def _render_transitions(doc: dict[str, Any]) -> None:

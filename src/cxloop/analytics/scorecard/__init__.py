@@ -1,7 +1,7 @@
 """The composite CX scorecard: advocacy, ease, satisfaction, economic and social value.
 
 `build_scorecard(workspace, scope)` returns the JSON document of `cxloop scorecard --json`:
-`{"period", "by", "since", "until", "metrics", "trend", "breakdown", "goals"}`.
+`{"period", "by", "since", "until", "metrics", "trend", "breakdown", "goals", "notes"}`.
 """
 
 from __future__ import annotations
@@ -31,6 +31,11 @@ def build_scorecard(
 
     ensure_signals(ws)  # advocacy intent of mentions, for social value
     settings = ws.config.scorecard
+    notes: list[str] = []
+    if scope.by == "membership":
+        from cxloop.analytics.membership import register_members
+
+        notes.extend(register_members(ws).notes)
     params = {
         **scope.params,
         "brand": ws.config.brand.name,
@@ -90,6 +95,7 @@ def build_scorecard(
         "trend": trend,
         "breakdown": breakdown,
         "goals": goals,
+        "notes": notes,
         "families": {m.name: m.family for m in METRICS},
         "labels": {m.name: m.label for m in METRICS},
         "units": {m.name: m.unit for m in METRICS},

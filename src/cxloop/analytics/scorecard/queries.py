@@ -9,9 +9,15 @@ and the competitors are bound parameters.
 
 from __future__ import annotations
 
+from cxloop.analytics.membership import membership_sql
 from cxloop.analytics.scorecard.scope import Scope
 
-PROFILE_DIMS = {"country": "p.country", "segment": "p.segment"}
+# `membership` reads the temporary table of loyalty members (analytics/membership.py).
+PROFILE_DIMS = {
+    "country": "p.country",
+    "segment": "p.segment",
+    "membership": membership_sql("p.profile_id"),
+}
 
 FEEDBACK_DIMS = {
     "touchpoint": "coalesce(f.touchpoint, '(relationship)')",

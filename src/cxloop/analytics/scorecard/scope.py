@@ -8,7 +8,7 @@ from datetime import datetime
 from cxloop.analytics.periods import Period
 from cxloop.errors import CxloopError
 
-BREAKDOWNS = ("touchpoint", "channel", "stage", "country", "segment")
+BREAKDOWNS = ("touchpoint", "channel", "stage", "country", "segment", "membership")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from cxloop.analytics.export import check_export_path
 from cxloop.analytics.periods import parse_period
 from cxloop.analytics.segments import queries
 from cxloop.analytics.segments.export import write_profiles
+from cxloop.analytics.segments.membership import membership_table
 from cxloop.analytics.segments.settings import SegmentsSettings
 from cxloop.analytics.segments.state import State, segment_state
 from cxloop.analytics.segments.transitions import build_transitions
@@ -58,6 +59,7 @@ def build_segments(
     with segment_state(ws, settings) as state:
         rows = _stats(ws)
         periods, transitions = build_transitions(ws, state, period, settings.periods)
+        membership = membership_table(ws)
         if export is not None:
             written = {"path": str(export), "rows": write_profiles(ws, Path(export))}
     total = rows[(None, None)]
@@ -74,6 +76,7 @@ def build_segments(
         "attitude": {a: int(total[a]) for a in queries.ATTITUDES},
         "periods": periods,
         "transitions": transitions,
+        "membership": membership,
         "clv": state.alive.to_dict(),
         "definitions": definitions(settings, state),
         "notes": _notes(state, total, periods),
@@ -223,6 +226,10 @@ def definitions(settings: SegmentsSettings, state: State) -> dict[str, Any]:
         "mention of our brand with genuine advocacy intent; likes and shares without own words "
         "(intent amplification) are counted apart and never make an advocate",
         "loyad": "loyal AND advocate",
+        "membership": "profiles enrolled in the loyalty program now (the programs' store), per "
+        "segment: members, non_members, member_share (of the segment's profiles), "
+        "share_of_members and share_of_non_members (of all segmented members / non-members), "
+        "Wilson intervals",
         "revenue_share": "completed revenue of the group / completed revenue of all segmented "
         "profiles",
         "avg_value": "mean historical completed revenue per profile (Student t interval)",
