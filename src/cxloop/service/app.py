@@ -29,6 +29,8 @@ from cxloop.analytics.scorecard.scope import BREAKDOWNS
 from cxloop.contract.fastcheck import surely_valid
 from cxloop.contract.schema import KINDS, ColumnType, Kind
 from cxloop.errors import CxloopError, WorkspaceBusyError
+from cxloop.programs.errors import ProgramError
+from cxloop.service import loyalty_routes
 from cxloop.service.auth import ADMIN, INGEST, READ, Principal, RateLimiter, require
 from cxloop.service.bodies import read_body
 from cxloop.service.keys import ROLES, KeyStore
@@ -53,9 +55,11 @@ def create_app(workspace: Path | str, *, wait: float = 30.0) -> FastAPI:
         app.state.service = state
         app.state.keys = KeyStore(path)
         app.state.rate_limiter = RateLimiter(serve.rate_limit_per_minute, serve.rate_burst)
+        app.state.programs = loyalty_routes.programs()
         try:
             yield
         finally:
+            app.state.programs.close()
             state.close()
             app.state.keys.close()
 
@@ -71,6 +75,7 @@ def create_app(workspace: Path | str, *, wait: float = 30.0) -> FastAPI:
     app.include_router(_ingest_router(), prefix="/v1")
     app.include_router(_analyses_router(), prefix="/v1")
     app.include_router(_profiles_router(), prefix="/v1")
+    app.include_router(loyalty_routes.router(), prefix="/v1")
     _add_dashboard(app)
     _add_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes_of=lambda: _max_body(app))
@@ -413,6 +418,8 @@ def _add_error_handlers(app: FastAPI) -> None:
             return _error(503, str(exc))
         if isinstance(exc, RequestRejected):
             return _error(422, str(exc))
+        if isinstance(exc, ProgramError):
+            return _error(exc.http_status, str(exc))
         status = 404 if type(exc).__name__ == "NotFoundError" else 400
         return _error(status, str(exc))
 
