@@ -144,3 +144,25 @@ def test_concurrent_redemptions_over_http_never_overspend(server):
     assert codes.count(200) == 20 and codes.count(409) == 20
     with client(server, "operator") as c:
         assert c.get(f"/v1/loyalty/members/{member}").json()["balance"] == 0
+
+
+def test_jobs_and_liability(server, ann):
+    with client(server, "operator") as c:
+        synced = c.post("/v1/loyalty/jobs/sync")
+        assert synced.status_code == 200, synced.text
+        assert synced.json()["facts_loaded"] >= 1  # enrolments and entries become events
+        tiers = c.post("/v1/loyalty/jobs/tiers")
+        assert tiers.status_code == 200, tiers.text
+        before = c.get(f"/v1/loyalty/members/{ann}").json()["balance"]
+        assert before > 0
+        expired = c.post("/v1/loyalty/jobs/expire", params={"as_of": "2100-01-01"})
+        assert expired.status_code == 200, expired.text
+        assert expired.json()["points"] >= before
+        assert c.get(f"/v1/loyalty/members/{ann}").json()["balance"] == 0
+        again = c.post("/v1/loyalty/jobs/expire", params={"as_of": "2100-01-01"}).json()
+        assert again["points"] == 0  # idempotent
+        assert c.post("/v1/loyalty/jobs/expire", params={"as_of": "soon"}).status_code == 400
+    with client(server, "analyst") as finance:
+        report = finance.get("/v1/loyalty/liability", params={"as_of": "2100-01-02"})
+        assert report.status_code == 200, report.text
+        assert finance.post("/v1/loyalty/jobs/expire").status_code == 403

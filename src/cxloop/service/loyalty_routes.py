@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -17,7 +18,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, StrictInt
 
 from cxloop.documents import to_json
-from cxloop.service.auth import OPERATE, Principal, require
+from cxloop.service.auth import OPERATE, READ, Principal, require
 
 if TYPE_CHECKING:
     from cxloop.programs.loyalty.ledger import Ledger
@@ -168,8 +169,80 @@ def router() -> APIRouter:
         rows = ledger.entries(member_id, limit=limit, before=before)
         return _json({"member_id": member_id, "entries": [asdict(e) for e in rows]})
 
+    @r.get(
+        "/liability",
+        summary="Outstanding points and their value by age and tier; breakage",
+        dependencies=[Depends(require(READ | OPERATE))],
+    )
+    def liability(
+        request: Request,
+        as_of: Annotated[str | None, Query(description="ISO date (default: now).")] = None,
+    ) -> Response:
+        from cxloop.programs.loyalty.liability import liability_report
+
+        state = _state(request)
+        moment = _moment(as_of)
+        config = state.config
+        doc = liability_report(
+            _ledger(request), config.loyalty, moment, currency=config.locale.currency
+        )
+        return _json(doc)
+
+    @r.post(
+        "/jobs/sync",
+        summary="Earn and reverse from the warehouse's orders, reviews and referrals; "
+        "program facts back into the warehouse as events",
+    )
+    def sync(
+        request: Request, principal: Annotated[Principal, Depends(require(OPERATE))]
+    ) -> Response:
+        from cxloop.programs.loyalty.sync import facts_to_warehouse, sync_from_warehouse
+
+        state = _state(request)
+        ledger = _ledger(request)
+        state.writer.flush()  # orders accepted on the fast path count too
+        report = state.read(lambda ws: sync_from_warehouse(ws, ledger, state.config.loyalty))
+        facts = state.writer.call(lambda: facts_to_warehouse(state.ws, ledger))
+        return _json({**report.to_dict(), "facts_loaded": facts})
+
+    @r.post("/jobs/expire", summary="Expire lots past their date (idempotent)")
+    def expire(
+        request: Request,
+        principal: Annotated[Principal, Depends(require(OPERATE))],
+        as_of: Annotated[str | None, Query(description="ISO date (default: now).")] = None,
+    ) -> Response:
+        report = _ledger(request).expire(_moment(as_of), actor=_actor(principal))
+        return _json(report.to_dict())
+
+    @r.post("/jobs/tiers", summary="Assign tiers as of a date (idempotent)")
+    def tiers(
+        request: Request,
+        principal: Annotated[Principal, Depends(require(OPERATE))],
+        as_of: Annotated[str | None, Query(description="ISO date (default: now).")] = None,
+    ) -> Response:
+        from cxloop.programs.loyalty.tiers import assign_tiers, warehouse_order_amounts
+
+        state = _state(request)
+        ledger = _ledger(request)
+        moment = _moment(as_of)
+
+        def run(ws: Any) -> Any:
+            amounts = warehouse_order_amounts(ws)
+            return assign_tiers(ledger, state.config.loyalty, moment, order_amounts=amounts)
+
+        return _json(state.read(run).to_dict())
+
     return r
 
+
+def _moment(text: str | None) -> datetime:
+    """An `as_of` option: an ISO date or date-time (UTC when naive), or now."""
+    from cxloop.analyses import parse_datetime
+
+    parsed = parse_datetime(text, "as_of")
+    if parsed is None:
+        return datetime.now(UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _state(request: Request) -> ServiceState:
