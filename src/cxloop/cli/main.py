@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from cxloop.cli.keys_cmd import keys_app
+from cxloop.cli.loyalty_cmd import loyalty_app
 from cxloop.cli.privacy_cmd import privacy_app
 from cxloop.cli.render import err, out, print_error, print_json, table
 from cxloop.errors import CxloopError
@@ -23,6 +24,7 @@ app = typer.Typer(
 )
 app.add_typer(keys_app, name="keys")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(loyalty_app, name="loyalty")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document on stdout.")]
 WsArg = Annotated[Path, typer.Argument(help="Workspace folder.")]
