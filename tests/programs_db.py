@@ -70,12 +70,12 @@ def postgres_url() -> Iterator[str]:
 
 
 @contextmanager
-def open_store(kind: str, workspace: Path) -> Iterator[ProgramStore]:
+def open_store(kind: str, workspace: Path, *, pool_size: int = 8) -> Iterator[ProgramStore]:
     """A migrated store of the given kind (`sqlite` in the workspace, or a fresh PostgreSQL
     database), closed (and dropped) when the block ends."""
     with ExitStack() as stack:
         url = stack.enter_context(fresh_database()) if kind == "postgresql" else None
-        store = ProgramStore.open(workspace, url, pool_size=8)
+        store = ProgramStore.open(workspace, url, pool_size=pool_size)
         stack.callback(store.close)
         yield store
 

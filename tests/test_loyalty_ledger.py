@@ -204,6 +204,23 @@ def test_a_shortfall_is_repaid_when_the_spending_is_reversed_too(ledger: Ledger)
     assert ledger.verify().ok
 
 
+def test_a_reversed_recovery_gives_the_points_back_for_good(ledger: Ledger):
+    member = ledger.enrol("p", actor="test").member_id
+    credit = ledger.adjust(member, 10, reason="goodwill", actor="ops", idempotency_key="a")
+    debit = ledger.adjust(member, -10, reason="spent", actor="ops", idempotency_key="b")
+    ledger.reverse(credit.entry_id, reason="wrong", actor="ops", idempotency_key="c")
+    ledger.reverse(debit.entry_id, reason="wrong too", actor="ops", idempotency_key="d")
+    recovery = ledger.entries(member, limit=1)[0]
+    assert (recovery.source_type, recovery.points, ledger.member(member).balance) == (
+        "shortfall",
+        -10,
+        0,
+    )
+    ledger.reverse(recovery.entry_id, reason="forgiven", actor="ops", idempotency_key="e")
+    assert ledger.member(member).balance == 10  # not recovered a second time
+    assert ledger.verify().ok
+
+
 def test_reversing_an_earn_after_its_points_expired_takes_nothing_else(
     ledger: Ledger, clock: Clock
 ):

@@ -143,7 +143,8 @@ def recoveries(conn: Connection, restores: list[Draw]) -> list[tuple[Draw, int]]
     shortfall still outstanding, those restored points are taken again by an adjustment that
     names the reversal (`source_type = "shortfall"`, `source_id` = its entry id). Returns, per
     lot to recover from, a draw (with the lot's remaining after the restore) and the id of the
-    reversal whose shortfall it repays.
+    reversal whose shortfall it repays. A recovery an operator reversed stays counted as
+    recovered: the reversal gave those points back on purpose, and they are not taken again.
     """
     restored = {d.lot_id: d for d in restores if d.points < 0}
     if not restored:
@@ -161,6 +162,7 @@ def recoveries(conn: Connection, restores: list[Draw]) -> list[tuple[Draw, int]]
         conn.execute(
             sa.select(ledger_entries.c.source_id, -sa.func.sum(ledger_entries.c.points))
             .where(
+                ledger_entries.c.kind == "adjust",  # not a reversal, which copies the source
                 ledger_entries.c.source_type == SHORTFALL_RECOVERY,
                 ledger_entries.c.source_id.in_([str(r[1]) for r in shortfalls]),
             )
