@@ -24,7 +24,12 @@ from cxloop.config import LoyaltySettings
 from cxloop.generate import generate
 from cxloop.programs.errors import IdempotencyConflict, UnknownMember
 from cxloop.programs.loyalty import Ledger
-from cxloop.programs.loyalty.sync import facts_to_warehouse, sync_from_warehouse
+from cxloop.programs.loyalty.sync import (
+    apply_sync,
+    facts_to_warehouse,
+    plan_sync,
+    sync_from_warehouse,
+)
 from cxloop.programs.store import ProgramStore
 from tests.conftest import run_cli
 
@@ -130,7 +135,9 @@ def test_sync_earns_the_expected_points_and_a_second_run_writes_nothing(ws, stor
     members = enrol_half(ws, store)
     ledger = Ledger(store, clock=lambda: NOW)
     expected = expected_balances(ws, ledger, members)
-    report = sync_from_warehouse(ws, ledger, SETTINGS, workers=workers)
+    plan = plan_sync(ws, ledger, SETTINGS)
+    assert set(balances(ledger, members).values()) == {0}  # planning reads only
+    report = apply_sync(ledger, plan, workers=workers)
     assert balances(ledger, members) == expected
     assert report.members == len(members) and report.members_without_profile == 0
     assert report.order_points + report.review_points + report.referral_points == sum(
@@ -146,6 +153,7 @@ def test_sync_earns_the_expected_points_and_a_second_run_writes_nothing(ws, stor
     for lot in ledger.lots(member_id):
         assert ENROLLED <= lot.earned_at < NOW
 
+    assert plan_sync(ws, ledger, SETTINGS).acts == ()
     again = sync_from_warehouse(ws, ledger, SETTINGS, workers=workers)
     assert again.entries_written == 0
     assert (again.orders_earned, again.reviews, again.referrals, again.orders_reversed) == (

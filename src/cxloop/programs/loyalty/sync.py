@@ -172,11 +172,25 @@ def sync_from_warehouse(
 
     Only acts at or after a member's enrolment earn, in the workspace currency, and not once
     they would already have expired; see the module docstring for the keys. Returns what was
-    written; `progress(done, total)` is called every 1,000 writes.
-
-    `workers`: threads writing at once (default 1 on SQLite, whose writes take turns anyway,
-    and 8 on PostgreSQL, where transactions on different members run in parallel).
+    written. `plan_sync` then `apply_sync`: a caller that shares the warehouse (the service)
+    may hold it for the plan only, and write without it.
     """
+    return apply_sync(ledger, plan_sync(ws, ledger, settings), progress=progress, workers=workers)
+
+
+@dataclass(frozen=True)
+class SyncPlan:
+    """The ledger writes a sync will make, read from the warehouse and the ledger."""
+
+    acts: tuple[_Act, ...]
+    members: int
+    members_without_profile: int
+    skipped: dict[str, int]
+    read_seconds: float
+
+
+def plan_sync(ws: Workspace, ledger: Ledger, settings: LoyaltySettings) -> SyncPlan:
+    """What the ledger does not hold yet, in time order: reads only, a few set queries."""
     started = time.perf_counter()
     rules = EarningRules.from_settings(settings)
     enrolled = _enrolled(ledger)
@@ -196,17 +210,40 @@ def sync_from_warehouse(
         acts += planner.reviews(_fetch(ws, _REVIEWS_SQL, profiles))
         acts += planner.referrals(_fetch(ws, _REFERRALS_SQL, profiles))
     acts.sort(key=lambda act: (act.at, act.reverses is not None, act.key))
-    read_done = time.perf_counter()
-    if workers is None:
-        workers = 8 if ledger.store.dialect == "postgresql" else 1
-    figures, problems = _apply(ledger, acts, skipped, progress, workers)
-    return SyncReport(
+    return SyncPlan(
+        acts=tuple(acts),
         members=len(enrolled),
         members_without_profile=missing,
+        skipped=skipped,
+        read_seconds=time.perf_counter() - started,
+    )
+
+
+def apply_sync(
+    ledger: Ledger,
+    plan: SyncPlan,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
+) -> SyncReport:
+    """Write a plan, one ledger transaction per entry; needs no warehouse.
+
+    `workers`: threads writing at once (default 1 on SQLite, whose writes take turns anyway,
+    and 8 on PostgreSQL, where transactions on different members run in parallel).
+    `progress(done, total)` is called every 1,000 writes.
+    """
+    started = time.perf_counter()
+    if workers is None:
+        workers = 8 if ledger.store.dialect == "postgresql" else 1
+    skipped = dict(plan.skipped)
+    figures, problems = _apply(ledger, list(plan.acts), skipped, progress, workers)
+    return SyncReport(
+        members=plan.members,
+        members_without_profile=plan.members_without_profile,
         skipped=dict(sorted(skipped.items())),
         problems=tuple(problems),
-        read_seconds=read_done - started,
-        write_seconds=time.perf_counter() - read_done,
+        read_seconds=plan.read_seconds,
+        write_seconds=time.perf_counter() - started,
         **figures,
     )
 
