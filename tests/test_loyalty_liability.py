@@ -301,3 +301,34 @@ def test_an_empty_program(tmp_path):
     assert empty["outstanding"] == {"points": 0, "value": "0.0000", "lots": 0}
     assert empty["breakage"]["rate"] is None and empty["breakage"]["n"] == 0
     assert [r["points"] for r in empty["by_tier"]] == [0, 0, 0] and empty["reconciled"]
+
+
+def test_cli_liability(tmp_path):
+    """Default settings (point value 0.01): 1,234 points earned now are worth 12.34 USD."""
+    from cxloop.workspace import Workspace
+    from tests.conftest import run_cli
+
+    Workspace.init(tmp_path / "ws", brand="Northwind").close()
+    with ProgramStore.open(tmp_path / "ws") as store:
+        ledger = Ledger(store)
+        member = ledger.enrol("P0123456789abcdef", actor="test").member_id
+        ledger.earn(
+            member,
+            1234,
+            reason="welcome",
+            source_type=None,
+            source_id=None,
+            actor="test",
+            idempotency_key="k1",
+        )
+    result = run_cli("loyalty", "liability", str(tmp_path / "ws"), "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["outstanding"] == {"points": 1234, "value": "12.34", "lots": 1}
+    assert doc["currency"] == "USD" and doc["reconciled"] is True
+    assert doc["by_age"][0]["points"] == 1234
+    text = run_cli("loyalty", "liability", str(tmp_path / "ws"), "--as-of", "2020-01-01")
+    assert text.returncode == 0, text.stderr
+    assert "0 points outstanding" in text.stdout and "Breakage: no points" in text.stdout
+    text = run_cli("loyalty", "liability", str(tmp_path / "ws"))
+    assert "1,234 points outstanding, worth 12.34 USD" in text.stdout, text.stdout

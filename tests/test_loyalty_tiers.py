@@ -7,6 +7,7 @@ Times are controlled through the ledger's clock, so "recorded at" is exact.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -30,7 +31,7 @@ from cxloop.programs.loyalty.tiers import (
 )
 from cxloop.programs.store import ProgramStore
 from cxloop.programs.tables import members
-from tests.conftest import write
+from tests.conftest import run_cli, write
 from tests.programs_db import program_store  # noqa: F401
 
 TIERS = ("member:0:1", "silver:100:1.25", "gold:500:1.5")
@@ -384,3 +385,42 @@ def test_migration_and_tiers_on_both_stores(program_store: ProgramStore):  # noq
     assert "tier_changes" not in sa.inspect(program_store.engine).get_table_names()
     migrate("head")
     assert "tier_changes" in sa.inspect(program_store.engine).get_table_names()
+
+
+def test_cli_tiers_by_spend_from_the_warehouse(tmp_path):
+    """Default settings (spend, member 0 / silver 500 / gold 2000): an order of 600 earned
+    points yesterday, so the member is silver; the same date again changes nothing."""
+    ws = cxloop.Workspace.init(tmp_path / "ws", brand="Northwind")
+    orders = write(
+        tmp_path / "orders.csv",
+        "order_id,customer_id,ordered_at,amount,status\no1,c1,2025-01-05,600.50,completed\n",
+    )
+    assert ws.ingest([orders]).files[0].rejected == 0
+    ws.profiles.ensure_current()
+    profile = ws.engine.scalar("SELECT profile_id FROM profile_links WHERE kind = 'orders'")
+    ws.close()
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    with ProgramStore.open(tmp_path / "ws") as store:
+        ledger = Ledger(store)
+        member = ledger.enrol(profile, actor="test").member_id
+        earn(ledger, member, 600, yesterday, source_type="order", source_id="default:o1")
+    result = run_cli("loyalty", "tiers", str(tmp_path / "ws"), "--json")  # as of now
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    as_of = doc["as_of"]
+    assert (doc["basis"], doc["upgraded"], doc["downgraded"]) == ("spend", 1, 0)
+    assert doc["changes"][0] | {"changed_at": None} == {
+        "member_id": member,
+        "from_tier": "member",
+        "to_tier": "silver",
+        "changed_at": None,
+        "basis": "spend",
+        "basis_value": "600.5000",  # the warehouse keeps 4 places
+        "direction": "upgrade",
+    }
+    again = run_cli("loyalty", "tiers", str(tmp_path / "ws"), "--as-of", as_of)
+    assert again.returncode == 0, again.stderr
+    assert "0 upgraded, 0 downgraded, 1 unchanged" in again.stdout
+    assert "Members by tier" in again.stdout
+    future = run_cli("loyalty", "tiers", str(tmp_path / "ws"), "--as-of", "2999-01-01")
+    assert future.returncode != 0 and "future" in future.stderr

@@ -358,6 +358,144 @@ def verify(workspace: WsArg, json_: JsonOpt = False) -> None:
         raise SystemExit(1)  # main() runs click with standalone_mode=False: Exit is ignored
 
 
+# -- tiers and liability ---------------------------------------------------------------------
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="ISO date or timestamp (default now; workspace time zone when no offset is "
+        "given; a date alone is its midnight, so the books at the end of December are "
+        "--as-of YYYY-01-01).",
+    ),
+]
+
+
+@loyalty_app.command("tiers")
+def tiers(workspace: WsArg, as_of: AsOfOpt = None, json_: JsonOpt = False) -> None:
+    """Move members to the tier their points or spend in the rolling window reach, as of a
+    date, recording each upgrade and downgrade; the same date again changes nothing."""
+    from cxloop.programs.loyalty.tiers import assign_tiers, warehouse_order_amounts
+
+    with open_ledger(workspace) as (ledger, config):
+        moment = ledger.clock() if as_of is None else parse_moment(as_of, config.locale.timezone)
+        if config.loyalty.tier_basis == "spend":  # order amounts live in the warehouse
+            from cxloop.workspace import Workspace
+
+            with Workspace.open(workspace) as ws:
+                report = assign_tiers(
+                    ledger, config.loyalty, moment, order_amounts=warehouse_order_amounts(ws)
+                )
+        else:
+            report = assign_tiers(ledger, config.loyalty, moment)
+    if json_:
+        print_json(report.to_dict())
+        return
+    out.print(
+        f"Tiers as of {report.as_of:%Y-%m-%d %H:%M} UTC ({report.basis} since "
+        f"{report.window_start:%Y-%m-%d}): {report.members:,} members, "
+        f"{len(report.upgrades):,} upgraded, {len(report.downgrades):,} downgraded, "
+        f"{report.unchanged:,} unchanged"
+        + (f", {report.skipped:,} left alone (changed after that date)" if report.skipped else "")
+    )
+    out.print(table("Members by tier", ["tier", "members"], list(report.by_tier.items())))
+    changes = report.changes
+    if changes:
+        shown = changes[:_CHANGES_SHOWN]
+        out.print(
+            table(
+                "Changes",
+                ["member", "from", "to", report.basis],
+                [[c.member_id, c.from_tier, c.to_tier, c.basis_value] for c in shown],
+                text_columns=3,
+            )
+        )
+        if len(changes) > len(shown):
+            out.print(f"... and {len(changes) - len(shown):,} more (--json lists them all)")
+
+
+_CHANGES_SHOWN = 20
+
+
+@loyalty_app.command("liability")
+def liability(workspace: WsArg, as_of: AsOfOpt = None, json_: JsonOpt = False) -> None:
+    """What the program owes as of a date: outstanding points and value by age and tier,
+    points expiring soon, the year's flows and the breakage rate (docs/metrics.md)."""
+    from cxloop.programs.loyalty.liability import liability_report
+
+    with open_ledger(workspace) as (ledger, config):
+        moment = ledger.clock() if as_of is None else parse_moment(as_of, config.locale.timezone)
+        doc = liability_report(ledger, config.loyalty, moment, currency=config.locale.currency)
+    if json_:
+        print_json(doc)
+    else:
+        _render_liability(doc)
+    if not doc["reconciled"]:
+        err.print("the lots and the entries disagree: run `cxloop loyalty verify`")
+        raise typer.Exit(1)
+
+
+def _render_liability(doc: dict[str, Any]) -> None:
+    currency = doc["currency"] or ""
+    total = doc["outstanding"]
+    out.print(
+        f"Liability as of {doc['as_of']}: {total['points']:,} points outstanding, worth "
+        f"{total['value']} {currency} at {doc['point_value']} a point; "
+        f"{doc['members']['with_balance']:,} of {doc['members']['enrolled']:,} members "
+        "hold points"
+    )
+
+    def rows(items: list[dict[str, Any]], key: str) -> list[list[Any]]:
+        return [[r[key], r["points"], r["value"]] for r in items]
+
+    out.print(
+        table(
+            "By age of lot (months)", ["age", "points", "value"], rows(doc["by_age"], "age_months")
+        )
+    )
+    out.print(
+        table(
+            "By tier",
+            ["tier", "members", "points", "value"],
+            [
+                [r["tier"], r["members_with_balance"], r["points"], r["value"]]
+                for r in doc["by_tier"]
+            ],
+        )
+    )
+    soon = [[f"within {r['days']} days", r["points"], r["value"]] for r in doc["expiring"]]
+    overdue = doc["overdue_expiry"]
+    soon.append(["past their date, not yet expired", overdue["points"], overdue["value"]])
+    out.print(table("Expiring", ["", "points", "value"], soon))
+    w = doc["window"]
+    rev = w["reversed"]
+    out.print(
+        table(
+            f"Flows {w['start'][:10]} to {w['end'][:10]}",
+            ["", "points"],
+            [
+                ["opening", w["opening_points"]],
+                ["earned", w["earned"]],
+                ["redeemed", -w["redeemed"]],
+                ["expired", -w["expired"]],
+                ["adjusted up", w["adjusted_up"]],
+                ["adjusted down", -w["adjusted_down"]],
+                ["reversals: taken back", -rev["taken_back"]],
+                ["reversals: given back", rev["given_back"]],
+                ["closing", w["closing_points"]],
+            ],
+        )
+    )
+    b = doc["breakage"]
+    if b["rate"] is None:
+        out.print("Breakage: no points expired or were redeemed in the window")
+    else:
+        interval = f" [95% CI {b['ci_low']}, {b['ci_high']}]" if b["ci_low"] is not None else ""
+        out.print(
+            f"Breakage {b['rate']}{interval}, n = {b['n']:,} members: {b['expired_points']:,} "
+            f"points expired, {b['redeemed_points']:,} redeemed (reversals excluded)"
+        )
+
+
 # -- rendering -------------------------------------------------------------------------------
 def _entry_row(entry: Entry) -> list[Any]:
     reason = entry.reason

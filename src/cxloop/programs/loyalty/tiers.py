@@ -134,7 +134,10 @@ class TierChange:
             "to_tier": self.to_tier,
             "changed_at": self.changed_at.isoformat(),
             "basis": self.basis,
-            "basis_value": _json_number(self.basis_value),
+            # Points are whole numbers; money is exact decimal text, never a float.
+            "basis_value": int(self.basis_value)
+            if self.basis == "points"
+            else str(self.basis_value),
             "direction": self.direction,
         }
 
@@ -172,11 +175,6 @@ class TierReport:
             "by_tier": dict(self.by_tier),
             "changes": [c.to_dict() for c in self.changes],
         }
-
-
-def _json_number(value: Decimal) -> int | str:
-    """Whole numbers as JSON integers, others as exact decimal text (never a float)."""
-    return int(value) if value == value.to_integral_value() else str(value)
 
 
 # -- the qualifying figures ---------------------------------------------------------------
