@@ -196,12 +196,14 @@ def router() -> APIRouter:
     def sync(
         request: Request, principal: Annotated[Principal, Depends(require(OPERATE))]
     ) -> Response:
-        from cxloop.programs.loyalty.sync import facts_to_warehouse, sync_from_warehouse
+        from cxloop.programs.loyalty.sync import apply_sync, facts_to_warehouse, plan_sync
 
         state = _state(request)
         ledger = _ledger(request)
         state.writer.flush()  # orders accepted on the fast path count too
-        report = state.read(lambda ws: sync_from_warehouse(ws, ledger, state.config.loyalty))
+        # The warehouse is read for the plan only; the ledger writes need no engine lock.
+        plan = state.read(lambda ws: plan_sync(ws, ledger, state.config.loyalty))
+        report = apply_sync(ledger, plan)
         facts = state.writer.call(lambda: facts_to_warehouse(state.ws, ledger))
         return _json({**report.to_dict(), "facts_loaded": facts})
 
