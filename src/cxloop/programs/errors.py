@@ -75,3 +75,13 @@ class StoreUnavailable(ProgramError):
 
     http_status = 503
     exit_code = 75  # EX_TEMPFAIL: try again later
+
+
+class RetryTransaction(Exception):
+    """Raised inside a transaction to have `retrying` roll it back and run it again.
+
+    Used when a concurrent transaction committed something this one must see (the same
+    idempotency key, claimed a moment earlier by another client), or when the group commit
+    of the embedded store failed. Never reaches a user: `retrying` turns repeated failures
+    into `StoreUnavailable`.
+    """

@@ -35,7 +35,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
 
-from cxloop.programs.errors import ProgramError, StoreUnavailable
+from cxloop.programs.errors import ProgramError, RetryTransaction, StoreUnavailable
+from cxloop.programs.group_commit import GroupCommit
 
 DATABASE_FILE = "programs.sqlite"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -48,14 +49,6 @@ _READ_OPTION = "cxloop_read"
 T = TypeVar("T")
 
 
-class RetryTransaction(Exception):
-    """Raised inside a transaction to have `retrying` roll it back and run it again.
-
-    Used when a concurrent transaction committed something this one must see (the same
-    idempotency key, claimed a moment earlier by another client).
-    """
-
-
 class ProgramStore:
     """The transactional store of the programs: SQLite file WS/programs.sqlite by default
     (embedded, WAL), or PostgreSQL when `[programs] database_url` is set; one code path
@@ -63,6 +56,9 @@ class ProgramStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine: Engine = engine
+        # SQLite has one writer at a time: the writers of this process take turns on one
+        # connection and share commits (group_commit.py) instead of polling the file lock.
+        self._group = GroupCommit(engine) if engine.dialect.name == "sqlite" else None
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod
@@ -127,6 +123,10 @@ class ProgramStore:
         database's write lock for the whole block; on PostgreSQL the caller locks the rows it
         changes. Wrap the function holding this block in `retrying`.
         """
+        if self._group is not None:
+            with self._group.write() as conn:
+                yield conn
+            return
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
@@ -144,6 +144,8 @@ class ProgramStore:
     # -- lifecycle --------------------------------------------------------------------------
     def close(self) -> None:
         """Close every pooled connection."""
+        if self._group is not None:
+            self._group.close()
         self.engine.dispose()
 
     def __enter__(self) -> ProgramStore:
@@ -225,7 +227,11 @@ def _create_engine(url: URL, pool_size: int) -> Engine:
             isolation_level="READ COMMITTED",
             pool_size=pool_size,
             max_overflow=pool_size,
-            connect_args={"application_name": "cxloop", "connect_timeout": 10},
+            connect_args={
+                "application_name": "cxloop",
+                "connect_timeout": 10,
+                "options": "-c plan_cache_mode=force_generic_plan",
+            },
         )
     Path(url.database or "").parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(

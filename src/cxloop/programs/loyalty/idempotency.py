@@ -17,11 +17,23 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cxloop.programs.errors import IdempotencyConflict, ProgramError
+from cxloop.programs.errors import IdempotencyConflict, ProgramError, UnknownMember
 from cxloop.programs.store import RetryTransaction
-from cxloop.programs.tables import idempotency
+from cxloop.programs.tables import idempotency, members
 
 MAX_KEY_LENGTH = 255
+
+
+# Built once: SQLAlchemy reuses their compiled form on every write.
+_LOCK_AND_LOOKUP = (
+    sa.select(members.c.balance, idempotency.c.request_hash, idempotency.c.response)
+    .select_from(
+        members.outerjoin(idempotency, idempotency.c.key == sa.bindparam("b_key", type_=sa.Text))
+    )
+    .where(members.c.member_id == sa.bindparam("b_member", type_=sa.Text))
+    .with_for_update(of=members)
+)
+_REMEMBER = sa.insert(idempotency)
 
 
 def check_key(key: str | None) -> None:
@@ -47,6 +59,25 @@ def request_hash(operation: str, **arguments: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def lock_member_and_lookup(
+    conn: Connection, member_id: str, key: str, request: str
+) -> tuple[int, dict[str, Any] | None]:
+    """Lock the member's row and read the key in one round trip: (balance, stored result).
+
+    The lock serialises every change to one member (see `records.lock_member`). The key is
+    read in the same statement; if a concurrent request with the same key committed while
+    this one waited for the lock, this statement may not see it: such a request either fails
+    on storing the key (and is retried, then replayed) or, if refused, looks again
+    (`lookup`) before answering with the refusal.
+    """
+    row = conn.execute(_LOCK_AND_LOOKUP, {"b_key": key, "b_member": member_id}).first()
+    if row is None:
+        raise UnknownMember(f"no loyalty member {member_id!r}")
+    if row.request_hash is None:
+        return int(row.balance), None
+    return int(row.balance), _answer(key, request, row.request_hash, row.response)
+
+
 def lookup(conn: Connection, key: str, request: str) -> dict[str, Any] | None:
     """The stored result of `key` if it was used for this very request; None if unused.
 
@@ -60,12 +91,16 @@ def lookup(conn: Connection, key: str, request: str) -> dict[str, Any] | None:
     ).first()
     if row is None:
         return None
-    if row.request_hash != request:
+    return _answer(key, request, row.request_hash, row.response)
+
+
+def _answer(key: str, request: str, stored_hash: str, response: str) -> dict[str, Any]:
+    if stored_hash != request:
         raise IdempotencyConflict(
             f"idempotency key {key!r} was already used for a different request; "
             "use a new key for a new request"
         )
-    result: dict[str, Any] = json.loads(row.response)
+    result: dict[str, Any] = json.loads(response)
     return result
 
 
@@ -80,12 +115,13 @@ def remember(
     """
     try:
         conn.execute(
-            sa.insert(idempotency).values(
-                key=key,
-                request_hash=request,
-                response=json.dumps(response, sort_keys=True),
-                created_at=now,
-            )
+            _REMEMBER,
+            {
+                "key": key,
+                "request_hash": request,
+                "response": json.dumps(response, sort_keys=True),
+                "created_at": now,
+            },
         )
     except sa.exc.IntegrityError as exc:
         raise RetryTransaction(f"idempotency key {key!r} was stored concurrently") from exc

@@ -423,12 +423,21 @@ class Ledger:
         def transaction() -> Entry:
             try:
                 with self.store.write() as conn:
-                    balance = lock_member(conn, member_id)
-                    stored = idempotency.lookup(conn, key, request)
+                    balance, stored = idempotency.lock_member_and_lookup(
+                        conn, member_id, key, request
+                    )
                     if stored is not None:
                         raise _Replay(stored)  # nothing was written: roll back, answer
                     now = self._now()
-                    entry = work(conn, now, balance)
+                    try:
+                        entry = work(conn, now, balance)
+                    except ProgramError:
+                        # Refused (insufficient points, reversed already). If the same key
+                        # committed while this waited for the lock, that is the answer.
+                        stored = idempotency.lookup(conn, key, request)
+                        if stored is not None:
+                            raise _Replay(stored) from None
+                        raise
                     idempotency.remember(conn, key, request, {"entry_id": entry.entry_id}, now)
                     if self.before_commit is not None:
                         self.before_commit(conn, entry)

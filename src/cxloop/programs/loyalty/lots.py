@@ -20,6 +20,20 @@ from cxloop.programs.errors import ProgramError
 from cxloop.programs.loyalty.records import FIFO
 from cxloop.programs.tables import ledger_entries, lot_consumption, lots
 
+# Built once (see records.py): the statements of every debit and credit.
+_INSERT_LOT = sa.insert(lots)
+_OPEN_LOTS = (
+    sa.select(lots.c.id, lots.c.remaining)
+    .where(lots.c.member_id == sa.bindparam("b_member"), lots.c.remaining > 0)
+    .order_by(*FIFO)
+)
+_INSERT_CONSUMPTION = sa.insert(lot_consumption)
+_SET_REMAINING = (
+    sa.update(lots)
+    .where(lots.c.id == sa.bindparam("b_lot"))
+    .values(remaining=sa.bindparam("b_remaining"))
+)
+
 
 @dataclass(frozen=True)
 class Draw:
@@ -40,14 +54,15 @@ def create_lot(
     expires_at: datetime | None,
 ) -> None:
     conn.execute(
-        sa.insert(lots).values(
-            member_id=member_id,
-            entry_id=entry_id,
-            points=points,
-            remaining=points,
-            earned_at=earned_at,
-            expires_at=expires_at,
-        )
+        _INSERT_LOT,
+        {
+            "member_id": member_id,
+            "entry_id": entry_id,
+            "points": points,
+            "remaining": points,
+            "earned_at": earned_at,
+            "expires_at": expires_at,
+        },
     )
 
 
@@ -59,11 +74,7 @@ def plan_fifo(
     `first_lot` is drawn before the FIFO order (the reversal of an earn takes back its own
     lot first). The caller has checked the balance; a shortfall is for reversals only.
     """
-    open_lots = conn.execute(
-        sa.select(lots.c.id, lots.c.remaining)
-        .where(lots.c.member_id == member_id, lots.c.remaining > 0)
-        .order_by(*FIFO)
-    ).all()
+    open_lots = conn.execute(_OPEN_LOTS, {"b_member": member_id}).all()
     if first_lot is not None:
         open_lots.sort(key=lambda row: row.id != first_lot)  # stable: FIFO otherwise
     draws: list[Draw] = []
@@ -82,14 +93,11 @@ def apply_draws(conn: Connection, entry_id: int, draws: list[Draw]) -> None:
     if not draws:
         return
     conn.execute(
-        sa.insert(lot_consumption),
+        _INSERT_CONSUMPTION,
         [{"entry_id": entry_id, "lot_id": d.lot_id, "points": d.points} for d in draws],
     )
     conn.execute(
-        sa.update(lots)
-        .where(lots.c.id == sa.bindparam("b_lot"))
-        .values(remaining=sa.bindparam("b_remaining")),
-        [{"b_lot": d.lot_id, "b_remaining": d.remaining_after} for d in draws],
+        _SET_REMAINING, [{"b_lot": d.lot_id, "b_remaining": d.remaining_after} for d in draws]
     )
 
 
