@@ -224,3 +224,44 @@ def test_a_process_killed_mid_transaction_leaves_no_partial_entry(kind, tmp_path
         assert spent.entry_id not in {e.entry_id for e in before}
         assert ledger.member(member).balance == 60
         assert ledger.verify().ok
+
+
+def test_a_failed_group_commit_runs_every_request_of_its_batch_again(tmp_path):
+    """Embedded store: when the commit of a batch fails (disk I/O error), none of its requests
+    is answered as done; each runs again, and each key is applied exactly once."""
+    import sqlite3
+
+    import sqlalchemy as sa
+
+    from cxloop.programs.store import ProgramStore
+
+    with ProgramStore.open(tmp_path / "ws") as store:
+        ledger = Ledger(store)
+        member = ledger.enrol("p", actor="t").member_id
+        failures = [sqlite3.OperationalError("disk I/O error")] * 3
+
+        def fail_some_commits(conn):
+            if failures and conn is store._group._conn:
+                raise sa.exc.OperationalError("COMMIT", {}, failures.pop())
+
+        sa.event.listen(store.engine, "commit", fail_some_commits)
+
+        def earn(i: int):
+            return lambda: ledger.earn(
+                member,
+                i,
+                reason="o",
+                source_type=None,
+                source_id=None,
+                actor="t",
+                idempotency_key=f"e{i}",
+            )
+
+        outcomes = _race([earn(i) for i in range(1, 61)], threads=12)
+        assert not failures  # the failures happened
+        assert all(not isinstance(o, Exception) for o in outcomes), [
+            repr(o) for o in outcomes if isinstance(o, Exception)
+        ]
+        assert ledger.member(member).balance == sum(range(1, 61))
+        assert len(ledger.entries(member, limit=1000)) == 60
+        assert ledger.verify().ok

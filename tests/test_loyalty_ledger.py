@@ -408,3 +408,25 @@ def test_store_urls(tmp_path):
     with ProgramStore.open(tmp_path) as store:
         assert store.dialect == "sqlite"
         assert (tmp_path / "programs.sqlite").is_file()
+
+
+def test_the_migrations_create_the_tables_the_code_queries(program_store):  # noqa: F811
+    """tables.py (what queries are built from) and the migrations (what the database holds)
+    describe the same columns, types and indexes; tables of other programs are left out."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from cxloop.programs.tables import metadata
+
+    with program_store.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        differences = compare_metadata(context, metadata)
+
+    def ours(difference) -> bool:
+        if isinstance(difference, list):  # column changes: [(op, schema, table, column, ...)]
+            return difference[0][2] in metadata.tables
+        subject = difference[1]  # (op, table or index or constraint, ...)
+        table = subject if isinstance(subject, sa.Table) else subject.table
+        return table.name in metadata.tables
+
+    assert [d for d in differences if ours(d)] == []

@@ -144,9 +144,13 @@ class GroupCommit:
             batch.done.set()
 
     def _reset(self) -> None:
+        """Throw the connection away after a failed batch.
+
+        A failed COMMIT can leave SQLite's transaction open while SQLAlchemy believes it
+        ended; closing the connection rolls back whatever is left, and the next writer
+        starts on a fresh one.
+        """
         if self._conn is not None:
-            try:
-                self._conn.rollback()
-            except sa.exc.DBAPIError:
-                self._conn.invalidate()
-                self._conn = None
+            self._conn.invalidate()
+            self._conn.close()
+            self._conn = None

@@ -110,3 +110,11 @@ idempotency = sa.Table(
     sa.Column("response", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
+
+# The indexes migration 0001 creates: a member's statement, entries by source (an order's
+# points), a member's lots in spending order, the expiry job's scan, a lot's draws.
+sa.Index("ledger_entries_member", ledger_entries.c.member_id, ledger_entries.c.id)
+sa.Index("ledger_entries_source", ledger_entries.c.source_type, ledger_entries.c.source_id)
+sa.Index("lots_member", lots.c.member_id, lots.c.expires_at)
+sa.Index("lots_expiry", lots.c.expires_at)
+sa.Index("lot_consumption_lot", lot_consumption.c.lot_id)
