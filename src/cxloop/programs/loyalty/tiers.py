@@ -97,7 +97,11 @@ tier_changes = sa.Table(
     sa.Column("basis", sa.Text, nullable=False),
     sa.Column("basis_value", ExactDecimal, nullable=False),
     sa.Column("actor", sa.Text, nullable=False),
+    # A member moves at most once at a given moment (a second run finds them moved).
+    sa.UniqueConstraint("member_id", "changed_at", name="tier_changes_member_changed_at"),
 )
+# Changes by date (who moved this month).
+sa.Index("tier_changes_changed_at", tier_changes.c.changed_at)
 
 
 def ladder_of(settings: LoyaltySettings) -> tuple[TierLevel, ...]:
