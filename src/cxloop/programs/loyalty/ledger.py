@@ -8,7 +8,6 @@ does. `retrying` runs it again after a serialisation failure, a deadlock or a bu
 
 from __future__ import annotations
 
-import calendar
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -38,31 +37,13 @@ from cxloop.programs.loyalty.records import (
     lot_from_row,
     member_from_row,
 )
+from cxloop.programs.loyalty.values import add_months, aware, check_points, utcnow
 from cxloop.programs.store import ProgramStore, RetryTransaction, retrying
 from cxloop.programs.tables import ledger_entries, members
 from cxloop.programs.tables import lots as lots_table
 
-#: The largest number of points one operation may move: far beyond any real program, far
-#: below the 64-bit range, so sums over millions of entries cannot overflow.
-MAX_POINTS = 10**12
 #: The kinds of entry a reversal may undo (an expiry is undone by an adjustment).
 REVERSIBLE = ("earn", "redeem", "adjust")
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware UTC (the ledger's default clock)."""
-    return datetime.now(UTC)
-
-
-def add_months(moment: datetime, months: int) -> datetime:
-    """`moment` plus whole calendar months, the day clamped to the month's end.
-
-    Jan 31 + 1 month = Feb 28 (29 in a leap year): a lot never expires in a later month.
-    """
-    index = moment.month - 1 + months
-    year, month = moment.year + index // 12, index % 12 + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day)
 
 
 class _Replay(Exception):
@@ -182,7 +163,7 @@ class Ledger:
                 current = load_member(conn, member_id)
                 if current.tier == tier:
                     return current
-                since = self._now() if at is None else _aware(at, "at")
+                since = self._now() if at is None else aware(at, "at")
                 conn.execute(
                     sa.update(members)
                     .where(members.c.member_id == member_id)
@@ -210,10 +191,10 @@ class Ledger:
         `at` back-dates the lot (an order completed last week expires from that day); the
         entry itself is always recorded at the time it is written.
         """
-        _check_points(points)
+        check_points(points)
         check_text("source_type", source_type, optional=True)
         check_text("source_id", source_id, optional=True)
-        at = None if at is None else _aware(at, "at")
+        at = None if at is None else aware(at, "at")
         arguments = {"member_id": member_id, "points": points, "reason": reason}
         arguments |= {"source_type": source_type, "source_id": source_id, "actor": actor}
         arguments["at"] = at
@@ -245,7 +226,7 @@ class Ledger:
 
         More than the balance raises `InsufficientPoints` and changes nothing.
         """
-        _check_points(points)
+        check_points(points)
         arguments = {"member_id": member_id, "points": points, "reason": reason, "actor": actor}
 
         def work(conn: Connection, now: datetime, balance: int) -> Entry:
@@ -260,7 +241,7 @@ class Ledger:
         like a redemption and never takes the balance below zero."""
         if isinstance(points, bool) or not isinstance(points, int) or points == 0:
             raise ProgramError(f"adjust points must be a non-zero whole number (got {points!r})")
-        _check_points(abs(points))
+        check_points(abs(points))
         arguments = {"member_id": member_id, "points": points, "reason": reason, "actor": actor}
 
         def work(conn: Connection, now: datetime, balance: int) -> Entry:
@@ -353,7 +334,7 @@ class Ledger:
         from cxloop.programs.loyalty.expiry import expire_lots
 
         check_text("actor", actor)
-        return expire_lots(self.store, _aware(as_of, "as_of"), actor=actor, clock=self._now)
+        return expire_lots(self.store, aware(as_of, "as_of"), actor=actor, clock=self._now)
 
     # -- reads ------------------------------------------------------------------------------
     def lots(self, member_id: str) -> list[Lot]:
@@ -517,16 +498,3 @@ class Ledger:
         lots.draw_fifo(conn, member_id, entry.entry_id, points)
         change_balance(conn, member_id, -points)
         return entry
-
-
-def _check_points(points: object) -> None:
-    if isinstance(points, bool) or not isinstance(points, int) or not 0 < points <= MAX_POINTS:
-        raise ProgramError(
-            f"points must be a whole number from 1 to {MAX_POINTS:,} (got {points!r})"
-        )
-
-
-def _aware(moment: datetime, name: str) -> datetime:
-    if not isinstance(moment, datetime) or moment.tzinfo is None or moment.utcoffset() is None:
-        raise ProgramError(f"{name} must be a timezone-aware datetime (e.g. 2026-01-31T00:00Z)")
-    return moment.astimezone(UTC)
