@@ -166,3 +166,16 @@ def test_jobs_and_liability(server, ann):
         report = finance.get("/v1/loyalty/liability", params={"as_of": "2100-01-02"})
         assert report.status_code == 200, report.text
         assert finance.post("/v1/loyalty/jobs/expire").status_code == 403
+
+
+def test_erasure_unlinks_the_membership_and_keeps_the_ledger(server, ann):
+    with client(server, "admin") as admin:
+        exported = admin.get("/v1/profiles/ann@example.com/export").json()
+        assert exported["loyalty"]["member"]["member_id"] == ann
+        assert exported["loyalty"]["entries"]  # the person's ledger is in their export
+        erased = admin.delete("/v1/profiles/ann@example.com")
+        assert erased.status_code == 200, erased.text
+        assert erased.json()["rows_deleted"]["loyalty_members_unlinked"] == 1
+        member = admin.get(f"/v1/loyalty/members/{ann}").json()
+        assert member["profile_id"].startswith("erased:")  # entries stay, nobody is named
+        assert admin.get(f"/v1/loyalty/members/{ann}/ledger").json()["entries"]

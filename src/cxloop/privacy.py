@@ -490,6 +490,9 @@ def export_person(ws: Workspace, key: str) -> dict[str, Any]:
             sql = f"SELECT * FROM {ident(table)} t WHERE {condition} ORDER BY ALL"
             derived[table] = _rows(e, sql, {"p": person.profile_id} if "$p" in sql else None)
         doc["derived"] = derived
+        from cxloop.programs.privacy import program_data
+
+        doc["loyalty"] = program_data(ws.path, ws.config, person.profile_id)
     return doc
 
 
@@ -524,10 +527,17 @@ def erase_person(
     """
     with _person(ws, key) as person:
         _check_no_identifiers(person, actor=actor, reason=reason)
+        from cxloop.programs.privacy import forget_member
+
+        # The program store first: if the warehouse step then fails, a second request
+        # still finds the person and finishes; the other order could strand the link.
+        members_unlinked = forget_member(ws.path, ws.config, person.profile_id)
         reject_file_lines = _rewrite_reject_files(ws, person)
         e = ws.engine
         with e.transaction():
             deleted = _delete_rows(ws, person)
+            if members_unlinked:
+                deleted["loyalty_members_unlinked"] = members_unlinked
             e.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('data_version', "
                 "CAST(coalesce((SELECT CAST(value AS BIGINT) FROM meta "

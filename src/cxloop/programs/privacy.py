@@ -1,0 +1,81 @@
+"""Personal data rights in the programs' store: what it holds about a person, and erasure.
+
+The ledger is append-only (finance relies on it), so an erased person's entries stay, but
+nothing in the store names them any more: the member's link to their profile is replaced by
+a random token, and stored idempotent answers that quoted the profile id are dropped. The
+member id is random and the entries hold points, reasons and order ids, not the person.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from cxloop.config import WorkspaceConfig
+from cxloop.programs import tables as t
+from cxloop.programs.store import ProgramStore
+
+EMBEDDED_FILE = "programs.sqlite"
+ERASED_PREFIX = "erased:"
+
+
+def _store(workspace: Path, config: WorkspaceConfig) -> ProgramStore | None:
+    """The workspace's program store, if it has one (an erasure never creates one)."""
+    url = config.programs.database_url or None
+    if url is None and not (workspace / EMBEDDED_FILE).exists():
+        return None
+    return ProgramStore.open(workspace, url)
+
+
+def program_data(workspace: Path, config: WorkspaceConfig, profile_id: str | None) -> Any:
+    """The person's membership, entries and lots, or None when they are not a member."""
+    if profile_id is None:
+        return None
+    store = _store(workspace, config)
+    if store is None:
+        return None
+    try:
+        from cxloop.programs.loyalty.ledger import Ledger
+
+        ledger = Ledger(store)
+        member = ledger.member_for_profile(profile_id)
+        if member is None:
+            return None
+        entries = []
+        before: int | None = None
+        while batch := ledger.entries(member.member_id, limit=1000, before=before):
+            entries += [asdict(e) for e in batch]
+            before = batch[-1].entry_id
+        return {
+            "member": asdict(member),
+            "lots": [asdict(lot) for lot in ledger.lots(member.member_id)],
+            "entries": entries,
+        }
+    finally:
+        store.close()
+
+
+def forget_member(workspace: Path, config: WorkspaceConfig, profile_id: str | None) -> int:
+    """Unlink the person from their membership; the count of members unlinked (0 or 1)."""
+    if profile_id is None:
+        return 0
+    store = _store(workspace, config)
+    if store is None:
+        return 0
+    try:
+        with store.write() as conn:
+            unlinked = conn.execute(
+                sa.update(t.members)
+                .where(t.members.c.profile_id == profile_id)
+                .values(profile_id=ERASED_PREFIX + secrets.token_hex(12))
+            ).rowcount
+            conn.execute(
+                sa.delete(t.idempotency).where(t.idempotency.c.response.contains(profile_id))
+            )
+        return int(unlinked or 0)
+    finally:
+        store.close()
