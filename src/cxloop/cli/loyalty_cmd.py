@@ -261,7 +261,7 @@ def sync(
     workspace: WsArg,
     workers: Annotated[
         int | None,
-        typer.Option(help="Ledger writers at once (default 1 on SQLite, 8 on PostgreSQL)."),
+        typer.Option(help="Ledger writers at once (default 8)."),
     ] = None,
     json_: JsonOpt = False,
 ) -> None:
