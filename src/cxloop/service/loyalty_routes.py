@@ -101,6 +101,7 @@ def router() -> APIRouter:
         member = _ledger(request).enrol(
             found["profile_id"], actor=_actor(principal), idempotency_key=idempotency_key
         )
+        state.cache.clear()  # membership splits (scorecard, segments) change with it
         return _json(asdict(member))
 
     @r.post("/members/{member_id}/earn", summary="Add points (with an Idempotency-Key)")
@@ -205,6 +206,7 @@ def router() -> APIRouter:
         plan = state.read(lambda ws: plan_sync(ws, ledger, state.config.loyalty))
         report = apply_sync(ledger, plan)
         facts = state.writer.call(lambda: facts_to_warehouse(state.ws, ledger))
+        state.cache.clear()
         return _json({**report.to_dict(), "facts_loaded": facts})
 
     @r.post("/jobs/expire", summary="Expire lots past their date (idempotent)")
@@ -232,7 +234,9 @@ def router() -> APIRouter:
             amounts = warehouse_order_amounts(ws)
             return assign_tiers(ledger, state.config.loyalty, moment, order_amounts=amounts)
 
-        return _json(state.read(run).to_dict())
+        report = state.read(run)
+        state.cache.clear()  # tiers split the figures too
+        return _json(report.to_dict())
 
     return r
 
