@@ -223,6 +223,32 @@ def test_returned_orders_are_reversed_new_orders_earn_other_currencies_do_not(ws
     assert sync_from_warehouse(ws, ledger, SETTINGS).entries_written == 0
 
 
+def test_an_order_credited_through_the_api_by_its_bare_id_is_not_credited_again(ws, store):
+    members = enrol_half(ws, store)
+    ledger = Ledger(store, clock=lambda: NOW)
+    profile_id, source, order_id = next(
+        row
+        for row in ws.engine.fetchall(
+            "SELECT l.profile_id, o.source, o.order_id FROM profile_links l JOIN orders o "
+            "ON l.kind = 'orders' AND o.source = l.source AND o.order_id = l.id "
+            "WHERE o.status = 'completed' AND o.ordered_at >= ? ORDER BY o.order_id",
+            [ENROLLED.replace(tzinfo=None)],
+        )
+        if row[0] in members
+    )
+    by_api = ledger.earn(
+        members[profile_id], 7, reason="order (API)", source_type="order", source_id=order_id,
+        actor="api", idempotency_key="api-earn-1",
+    )  # fmt: skip
+    sync_from_warehouse(ws, ledger, SETTINGS)
+    for_order = [
+        entry
+        for entry in ledger.entries(members[profile_id], limit=1000)
+        if entry.source_type == "order" and entry.source_id in (order_id, f"{source}:{order_id}")
+    ]
+    assert for_order == [by_api]
+
+
 def test_acts_whose_points_would_already_have_expired_do_not_earn(ws, store):
     members = enrol_half(ws, store)
     ledger = Ledger(store, expiry_months=12, clock=lambda: NOW)

@@ -272,6 +272,16 @@ class _Planner:
         self.expiry_months = expiry_months
         self.skipped = skipped
 
+    def _credit_of(self, source_type: str, source: str, act_id: str) -> int | None:
+        """The earn entry that already credited an act, if any.
+
+        The sync names an act `{source}:{id}`; an earn made through the API may have named
+        it by its bare id. Both count, so the act is never credited twice (if two sources
+        share a bare id, the second is then not credited: a ledger errs on that side).
+        """
+        entry = self.credited.get((source_type, f"{source}:{act_id}"))
+        return entry if entry is not None else self.credited.get((source_type, act_id))
+
     def _skip(self, why: str) -> None:
         self.skipped[why] = self.skipped.get(why, 0) + 1
 
@@ -294,7 +304,7 @@ class _Planner:
         for profile_id, source, order_id, ordered_at, amount, order_currency, status in rows:
             member = self.enrolled[profile_id]
             source_id = f"{source}:{order_id}"
-            earned = self.credited.get(("order", source_id))
+            earned = self._credit_of("order", source, order_id)
             at = _utc(ordered_at)
             if status in REVERSING_STATUSES:
                 if earned is not None and earned not in reversed_ids:
@@ -324,7 +334,9 @@ class _Planner:
         points = self.rules.for_review()
         for profile_id, source, response_id, submitted_at, public, text in rows:
             source_id = f"{source}:{response_id}"
-            if not is_public_review(public, text) or ("review", source_id) in self.credited:
+            if not is_public_review(public, text):
+                continue
+            if self._credit_of("review", source, response_id) is not None:
                 continue
             member = self.enrolled[profile_id]
             at = _utc(submitted_at)
@@ -340,7 +352,9 @@ class _Planner:
         points = self.rules.for_referral()
         for profile_id, source, referral_id, created_at, converted, referee in rows:
             source_id = f"{source}:{referral_id}"
-            if not is_converted_referral(converted) or ("referral", source_id) in self.credited:
+            if not is_converted_referral(converted):
+                continue
+            if self._credit_of("referral", source, referral_id) is not None:
                 continue
             if referee == profile_id:
                 self._skip("self_referral")
