@@ -8,8 +8,6 @@ dashboard's routes over plain HTTP and runs everywhere.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,19 +18,9 @@ import pytest
 
 import cxloop
 from cxloop.generate import generate
+from tests.browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, require_browser
 from tests.servers import Server, running_server
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 GOALS = '["nps >= 40 by 2030-12-31", "retention_rate >= 0.2"]'
 
 # Each page and charts it must draw from the generated data (data-chart names).
@@ -81,21 +69,6 @@ PAGES: dict[str, set[str]] = {
 }
 
 
-def _require_browser() -> None:
-    missing = []
-    if not Path(CHROMIUM).exists():
-        missing.append("Debian's chromium (apt-get install chromium)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing.append("the playwright package (pip install -e '.[dev]')")
-    if missing:
-        message = "browser tests need " + " and ".join(missing)
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message + " (CI must run them)")
-        pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("dashboard")
@@ -117,7 +90,7 @@ def server(workspace) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    _require_browser()
+    require_browser()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

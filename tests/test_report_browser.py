@@ -6,42 +6,12 @@ under CI (CI=true) a missing browser is a failure, never a skip.
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 
 import cxloop
 from cxloop.generate import generate
 from cxloop.report import build_report
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _require_browser() -> None:
-    missing = []
-    if not Path(CHROMIUM).exists():
-        missing.append("Debian's chromium (apt-get install chromium)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing.append("the playwright package (pip install -e '.[dev]')")
-    if missing:
-        message = "browser tests need " + " and ".join(missing)
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message + " (CI must run them)")
-        pytest.skip(message)
+from tests.browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, require_browser
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +32,7 @@ def test_report_is_self_contained(report_file):
 
 
 def test_report_renders_in_chromium(report_file):
-    _require_browser()
+    require_browser()
     from playwright.sync_api import sync_playwright
 
     errors: list[str] = []
