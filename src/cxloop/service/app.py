@@ -34,6 +34,9 @@ from cxloop.service import loyalty_routes
 from cxloop.service.auth import ADMIN, INGEST, READ, Principal, RateLimiter, require
 from cxloop.service.bodies import read_body
 from cxloop.service.keys import ROLES, KeyStore
+from cxloop.service.responses import error_response as _error
+from cxloop.service.responses import json_response as _json
+from cxloop.service.responses import service_state as _state
 from cxloop.service.state import CachedDocument, ServiceState
 from cxloop.service.writer import IngestRequest, RequestRejected, WriterUnavailable
 
@@ -88,10 +91,6 @@ def _max_body(app: FastAPI) -> int:
     state: ServiceState | None = getattr(app.state, "service", None)
     mb = state.config.serve.max_body_mb if state else 32.0
     return int(mb * 1024 * 1024)
-
-
-def _state(request: Request) -> ServiceState:
-    return request.app.state.service
 
 
 def _add_dashboard(app: FastAPI) -> None:
@@ -156,10 +155,10 @@ def _ingest_router() -> APIRouter:
     return router
 
 
-def _ingest_endpoint(kind: Kind) -> Callable[..., Awaitable[JSONResponse]]:
+def _ingest_endpoint(kind: Kind) -> Callable[..., Awaitable[Response]]:
     async def ingest(
         request: Request, principal: Annotated[Principal, Depends(require(INGEST))]
-    ) -> JSONResponse:
+    ) -> Response:
         state = _state(request)
         raw = await request.body()
         # Parsing and checking a large batch takes a while: off the event loop.
@@ -400,20 +399,10 @@ def _profiles_router() -> APIRouter:
     return router
 
 
-def _json(document: Any) -> Response:
-    from cxloop.documents import to_json
-
-    return Response(to_json(document, indent=None), media_type="application/json")
-
-
-def _error(status: int, detail: str) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status)
-
-
 # -- errors, logs and limits -------------------------------------------------------------
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CxloopError)
-    async def user_error(request: Request, exc: CxloopError) -> JSONResponse:
+    async def user_error(request: Request, exc: CxloopError) -> Response:
         if isinstance(exc, WorkspaceBusyError | WriterUnavailable):
             return _error(503, str(exc))
         if isinstance(exc, RequestRejected):

@@ -17,8 +17,10 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, StrictInt
 
-from cxloop.documents import to_json
 from cxloop.service.auth import OPERATE, READ, Principal, require
+from cxloop.service.responses import error_response as _error
+from cxloop.service.responses import json_response as _json
+from cxloop.service.responses import service_state as _state
 
 if TYPE_CHECKING:
     from cxloop.programs.loyalty.ledger import Ledger
@@ -251,10 +253,6 @@ def _moment(text: str | None) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _state(request: Request) -> ServiceState:
-    return request.app.state.service
-
-
 def _ledger(request: Request) -> Ledger:
     programs: _Programs = request.app.state.programs
     return programs.ledger(_state(request))
@@ -262,14 +260,6 @@ def _ledger(request: Request) -> Ledger:
 
 def _actor(principal: Principal) -> str:
     return f"api:{principal.key_id}"
-
-
-def _json(document: Any) -> Response:
-    return Response(to_json(document, indent=None), media_type="application/json")
-
-
-def _error(status: int, detail: str) -> Response:
-    return Response(to_json({"detail": detail}, indent=None), status, media_type="application/json")
 
 
 def programs() -> _Programs:
