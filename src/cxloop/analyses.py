@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from cxloop.errors import CxloopError
 
 if TYPE_CHECKING:
+    from cxloop.analytics.clv import ClvSettings
     from cxloop.workspace import Workspace
 
 
@@ -114,7 +115,7 @@ def clv(
     export: Path | None = None,
 ) -> dict[str, Any]:
     """Customer lifetime value (docs/clv.md)."""
-    from cxloop.analytics.clv import ClvSettings, build_clv
+    from cxloop.analytics.clv import build_clv
 
     settings = clv_settings(
         model=model,
@@ -125,7 +126,6 @@ def clv(
         time_unit=time_unit,
         export=export,
     )
-    assert isinstance(settings, ClvSettings)
     return build_clv(ws, settings)
 
 
@@ -138,7 +138,7 @@ def clv_settings(
     discount_rate: float,
     time_unit: str,
     export: Path | None,
-) -> Any:
+) -> ClvSettings:
     """Checked CLV settings, before any work (a bad option fails before the workspace opens)."""
     from cxloop.analytics.clv import ClvSettings
 
