@@ -24,12 +24,8 @@ from cxloop.config import LoyaltySettings
 from cxloop.generate import generate
 from cxloop.programs.errors import IdempotencyConflict, UnknownMember
 from cxloop.programs.loyalty import Ledger
-from cxloop.programs.loyalty.sync import (
-    apply_sync,
-    facts_to_warehouse,
-    plan_sync,
-    sync_from_warehouse,
-)
+from cxloop.programs.loyalty.facts import facts_to_warehouse
+from cxloop.programs.loyalty.sync import apply_sync, plan_sync, sync_from_warehouse
 from cxloop.programs.store import ProgramStore
 from tests.conftest import run_cli
 

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from cxloop.contract.schema import KINDS
 from cxloop.errors import CxloopError, NotFoundError
+from cxloop.identity.graph import SEP_CHAR as _SEP
 from cxloop.sql import ident, literal
 from cxloop.warehouse import SYSTEM_TABLES
 
@@ -62,7 +63,6 @@ DERIVED_NOTE = (
     "and how it was merged, sentiment and themes of texts, the persona). They are recomputed "
     "from the records whenever the data changes."
 )
-_SEP = "\x1f"  # the identity graph's separator in node keys (cxloop.identity.graph.SEP)
 
 
 @dataclass(frozen=True)

@@ -270,7 +270,8 @@ def sync(
     Completed orders, public reviews and converted referrals earn; returned or cancelled
     orders give their points back.
     """
-    from cxloop.programs.loyalty.sync import facts_to_warehouse, sync_from_warehouse
+    from cxloop.programs.loyalty.facts import facts_to_warehouse
+    from cxloop.programs.loyalty.sync import sync_from_warehouse
     from cxloop.workspace import Workspace
 
     if workers is not None and workers < 1:

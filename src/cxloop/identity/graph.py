@@ -13,6 +13,7 @@ from __future__ import annotations
 from cxloop.identity.normalize import email_sql, phone_sql
 
 SEP = "chr(31)"  # a separator that cannot occur in ids read from text files
+SEP_CHAR = chr(31)  # the same separator in Python, to split node keys read back
 
 
 def record_node(source: str, customer_id: str) -> str:

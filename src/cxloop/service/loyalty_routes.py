@@ -199,7 +199,8 @@ def router() -> APIRouter:
     def sync(
         request: Request, principal: Annotated[Principal, Depends(require(OPERATE))]
     ) -> Response:
-        from cxloop.programs.loyalty.sync import apply_sync, facts_to_warehouse, plan_sync
+        from cxloop.programs.loyalty.facts import facts_to_warehouse
+        from cxloop.programs.loyalty.sync import apply_sync, plan_sync
 
         state = _state(request)
         ledger = _ledger(request)
