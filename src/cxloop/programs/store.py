@@ -101,7 +101,9 @@ class ProgramStore:
             if self.dialect == "postgresql":
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
             config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+            # "heads": each program (loyalty, advocacy, cases, ...) keeps its own branch of
+            # migrations from a common base, so programs evolve without ordering each other.
+            command.upgrade(config, "heads")
 
     # -- properties -------------------------------------------------------------------------
     @property
