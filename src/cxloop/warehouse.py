@@ -48,6 +48,17 @@ SYSTEM_TABLES = {
             key VARCHAR PRIMARY KEY,
             value VARCHAR
         )""",
+    # Rows a post-ingest reactor failed on, offered to it again on the next ingest
+    # (cxloop.reactions); provenance only, never a customer's data.
+    "reaction_backlog": """
+        CREATE TABLE IF NOT EXISTS reaction_backlog (
+            reactor VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            path VARCHAR,
+            loaded_at TIMESTAMP,
+            error VARCHAR,
+            failed_at TIMESTAMP NOT NULL
+        )""",
     # One row per erasure (cxloop.privacy): what was removed, never who (docs/privacy.md).
     "erasure_log": """
         CREATE TABLE IF NOT EXISTS erasure_log (

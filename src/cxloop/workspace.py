@@ -23,6 +23,7 @@ from cxloop.contract.files import map_header, open_input
 from cxloop.contract.loader import FileReport, load_file
 from cxloop.contract.schema import CONTRACT_VERSION
 from cxloop.errors import WorkspaceBusyError, WorkspaceError
+from cxloop.reactions import ReactionOutcome, loaded_rows, run_reactions
 from cxloop.warehouse import all_ddl
 
 if TYPE_CHECKING:
@@ -44,9 +45,15 @@ class IngestReport:
 
     files: list[FileReport] = field(default_factory=list)
     rejects_path: str = ""
+    # What the programs did with the new rows (cxloop.reactions); failures are listed here.
+    reactions: list[ReactionOutcome] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
-        return {"files": [f.to_dict() for f in self.files], "rejects_path": self.rejects_path}
+        return {
+            "files": [f.to_dict() for f in self.files],
+            "rejects_path": self.rejects_path,
+            "reactions": [r.to_dict() for r in self.reactions],
+        }
 
     @property
     def rejected(self) -> int:
@@ -208,7 +215,8 @@ class Workspace:
             reports.append(report)
             if progress:
                 progress(str(input_file.path), index + 1, len(inputs), report)
-        return IngestReport(files=reports, rejects_path=str(self.rejects_dir))
+        reactions = run_reactions(self, loaded_rows(reports))
+        return IngestReport(files=reports, rejects_path=str(self.rejects_dir), reactions=reactions)
 
     @property
     def data_version(self) -> int:

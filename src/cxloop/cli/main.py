@@ -97,6 +97,14 @@ def ingest(
                     f"{f.path}: {f.rejected:,} row(s) rejected, first at {f.first_reject}; "
                     f"kept in {f.rejects_file}"
                 )
+        for reaction in report.reactions:
+            if reaction.ok:
+                out.print(f"{reaction.name}: {reaction.summary}")
+            else:
+                err.print(
+                    f"warning: the data loaded, but {reaction.name} could not act on it "
+                    f"({reaction.error}); it will be offered again on the next ingest"
+                )
 
 
 @app.command()

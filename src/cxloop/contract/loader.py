@@ -41,10 +41,14 @@ class FileReport:
     ignored_columns: tuple[str, ...] = ()
     rejects_file: str | None = None
     first_reject: str | None = None
+    # The `_loaded_at` stamped on the rows this load inserted (with `path` = `_file`, it
+    # selects them: cxloop.reactions); not part of the report's JSON.
+    loaded_at: datetime | None = None
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
         data["ignored_columns"] = list(self.ignored_columns)
+        del data["loaded_at"]
         return data
 
 
@@ -171,6 +175,7 @@ def _load_staged(
             duplicates=in_file_duplicates + unchanged,
             rejected=rejected + unreadable,
             ignored_columns=ignored,
+            loaded_at=started,
         )
         if report.loaded or report.updated:
             # Analyses cached on the data version see the change as soon as it commits.

@@ -1,0 +1,172 @@
+"""Post-ingest reactions: the programs act on data the moment it is loaded.
+
+A completed order earns points, a public review is rewarded, a detractor's answer opens a case,
+a trigger fires: these happen when the rows arrive (CLI `ingest` and the API's loads alike, both
+go through `Workspace.ingest`), not in a nightly batch.
+
+The contract between the warehouse and a reactor:
+
+- A reactor is a function `react(ws, loaded) -> dict` registered in `REACTORS` by a
+  "module:function" path (so loading data never imports a program that is not used). It is
+  called after the files of one `ingest` call have committed, with the `LoadedRows` of every
+  file that inserted or changed rows; it selects them with `LoadedRows.predicate`. The dict it
+  returns is a short summary shown in the ingest report (counts, never personal data).
+- A reactor must be idempotent per source record: the same rows offered twice (a re-run, a
+  changed row re-loaded) produce each effect once (idempotency keys, unique constraints).
+- A reactor must decide for itself whether it is enabled (its section of `cxloop.toml`) and
+  return quickly when it is not.
+- The load has committed before any reactor runs, so a reactor's failure never loses data: the
+  failure is recorded in the warehouse table `reaction_backlog` and the same rows are offered
+  to that reactor again on the next ingest, until it succeeds (`retry_backlog` does it on
+  demand). The failure is reported (reactor, error) in the ingest report; it is never silent,
+  and it never turns a successful load into an error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from cxloop.errors import CxloopError
+
+if TYPE_CHECKING:
+    from cxloop.contract.loader import FileReport
+    from cxloop.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+# (name, "module:function"), run in this order. Programs add their line here.
+REACTORS: tuple[tuple[str, str], ...] = ()
+
+Reactor = Callable[["Workspace", Sequence["LoadedRows"]], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class LoadedRows:
+    """The rows of one kind that one file load inserted or changed.
+
+    `path` and `loaded_at` are the provenance columns `_file` and `_loaded_at` the loader
+    wrote; `None` for both means every stored row of the kind (a catch-up).
+    """
+
+    kind: str
+    path: str | None = None
+    loaded_at: datetime | None = None
+
+    @property
+    def predicate(self) -> tuple[str, list[Any]]:
+        """A SQL condition over the kind's table (unqualified columns) and its parameters."""
+        if self.path is None or self.loaded_at is None:
+            return "TRUE", []
+        return "_file = ? AND _loaded_at = ?", [self.path, self.loaded_at]
+
+    @classmethod
+    def everything(cls, kind: str) -> LoadedRows:
+        """All stored rows of a kind, for a reactor's catch-up command."""
+        return cls(kind)
+
+
+@dataclass(frozen=True)
+class ReactionOutcome:
+    """What one reactor did with one ingest call's rows."""
+
+    name: str
+    ok: bool
+    summary: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "ok": self.ok, "summary": self.summary, "error": self.error}
+
+
+def loaded_rows(reports: Sequence[FileReport]) -> list[LoadedRows]:
+    """The `LoadedRows` of the file reports that inserted or changed anything."""
+    return [
+        LoadedRows(r.kind, r.path, r.loaded_at)
+        for r in reports
+        if (r.loaded or r.updated) and r.loaded_at is not None
+    ]
+
+
+def run_reactions(
+    ws: Workspace,
+    loaded: Sequence[LoadedRows],
+    *,
+    reactors: Sequence[tuple[str, str]] | None = None,
+) -> list[ReactionOutcome]:
+    """Offer the rows just loaded, and any backlog, to every reactor; record failures."""
+    outcomes: list[ReactionOutcome] = []
+    for name, target in REACTORS if reactors is None else reactors:
+        backlog = _backlog(ws, name)
+        offered = _unique([*backlog, *loaded])
+        if not offered:
+            continue
+        outcome = _run_one(ws, name, target, offered)
+        outcomes.append(outcome)
+        if not outcome.ok:
+            log.warning("reactor %s failed (%s); its rows stay in the backlog", name, outcome.error)
+        with ws.engine.transaction():
+            ws.engine.execute("DELETE FROM reaction_backlog WHERE reactor = ?", [name])
+            if not outcome.ok:
+                for rows in offered:
+                    ws.engine.execute(
+                        "INSERT INTO reaction_backlog VALUES (?, ?, ?, ?, ?, ?)",
+                        [
+                            name,
+                            rows.kind,
+                            rows.path,
+                            rows.loaded_at,
+                            outcome.error,
+                            datetime.now(UTC).replace(tzinfo=None),
+                        ],
+                    )
+    return outcomes
+
+
+def retry_backlog(ws: Workspace) -> list[ReactionOutcome]:
+    """Offer the recorded backlog again without loading anything (e.g. after a fix)."""
+    return run_reactions(ws, [])
+
+
+def _run_one(ws: Workspace, name: str, target: str, offered: list[LoadedRows]) -> ReactionOutcome:
+    try:
+        reactor = _resolve(target)
+        summary = reactor(ws, offered) or {}
+    except CxloopError as exc:
+        return ReactionOutcome(name, ok=False, error=str(exc))
+    except Exception as exc:  # a reactor bug must not turn a committed load into a crash
+        log.exception("reactor %s failed", name)
+        return ReactionOutcome(name, ok=False, error=f"internal error ({type(exc).__name__})")
+    return ReactionOutcome(name, ok=True, summary=summary)
+
+
+def _resolve(target: str) -> Reactor:
+    module_name, _, attribute = target.partition(":")
+    reactor: Reactor = getattr(importlib.import_module(module_name), attribute)
+    return reactor
+
+
+def _backlog(ws: Workspace, name: str) -> list[LoadedRows]:
+    rows = ws.engine.fetchall(
+        "SELECT kind, path, loaded_at FROM reaction_backlog WHERE reactor = ? "
+        "ORDER BY failed_at, kind",
+        [name],
+    )
+    return [LoadedRows(kind, path, loaded_at) for kind, path, loaded_at in rows]
+
+
+def _unique(rows: list[LoadedRows]) -> list[LoadedRows]:
+    """Drop repeats; a catch-up entry of a kind makes that kind's file entries redundant."""
+    everything = {r.kind for r in rows if r.path is None}
+    seen: set[LoadedRows] = set()
+    result: list[LoadedRows] = []
+    for r in rows:
+        if (r.path is not None and r.kind in everything) or r in seen:
+            continue
+        seen.add(r)
+        result.append(r)
+    return result
