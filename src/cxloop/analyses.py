@@ -82,6 +82,13 @@ def moments(ws: Workspace, *, outcome: str = "nps", window_days: int = 180) -> d
     return build_moments(ws, MomentsSettings(outcome=outcome, window_days=window_days))
 
 
+def architecture(ws: Workspace, *, outcome: str = "nps") -> dict[str, Any]:
+    """The experience architecture joined with the data, and its gaps (docs/architecture.md)."""
+    from cxloop.experience import build_architecture
+
+    return build_architecture(ws, outcome=outcome)
+
+
 def voc(ws: Workspace, *, period: str | None = None) -> dict[str, Any]:
     """Voice of the customer (docs/voc.md)."""
     from cxloop.analytics.voc import VocSettings, build_voc

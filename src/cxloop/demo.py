@@ -52,6 +52,9 @@ def run_demo(
                 f"loading {Path(path).name}", 0.4 + 0.4 * (i / max(n, 1))
             ),
         )
+        from cxloop.experience.example import write_example
+
+        write_example(ws_dir)  # the documented architecture.toml, fitted to the sample data
         report("resolving identities", 0.8)
         summary = ws.profiles.build()
         from cxloop.report import build_report

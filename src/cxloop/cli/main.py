@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cxloop.cli import architecture_cmd
 from cxloop.cli.keys_cmd import keys_app
 from cxloop.cli.loyalty_cmd import loyalty_app
 from cxloop.cli.privacy_cmd import privacy_app
@@ -25,6 +26,7 @@ app = typer.Typer(
 app.add_typer(keys_app, name="keys")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(loyalty_app, name="loyalty")
+app.command("architecture")(architecture_cmd.architecture)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document on stdout.")]
 WsArg = Annotated[Path, typer.Argument(help="Workspace folder.")]
