@@ -310,6 +310,150 @@ def _parse_tier(text: str, where: str) -> TierLevel:
     return TierLevel(parts[0], threshold, multiplier)
 
 
+#: The advocacy program's conditions an ask's eligibility may name (docs/advocacy.md).
+ADVOCACY_CONDITIONS = ("anyone", "promoter", "not_detractor", "recent_good", "customer", "consent")
+
+
+@dataclass(frozen=True)
+class AdvocacySettings:
+    """The advocacy program: the ladder of asks, rewards, referrals and their fraud checks
+    (docs/advocacy.md). Off by default: nothing is asked or rewarded until it is enabled."""
+
+    enabled: bool = False
+    # The ladder of asks, smallest first.
+    ladder: tuple[str, ...] = ("survey", "review", "story", "referral", "reference")
+    # "ask: condition, condition" (all must hold); conditions: anyone, promoter,
+    # not_detractor, recent_good, customer, consent, completed:<ask>.
+    eligibility: tuple[str, ...] = (
+        "survey: not_detractor",
+        "review: promoter, recent_good",
+        "story: promoter, completed:review",
+        "referral: promoter, customer",
+        "reference: promoter, completed:referral",
+    )
+    # Days between any two asks to one person, and before the same ask is made again.
+    cooldown_days: int = 30
+    ask_cooldown_days: int = 180
+    # Days within which a good experience counts as recent (`recent_good`).
+    recent_days: int = 90
+    # A review request to a detractor (latest likelihood to recommend 0-6) is refused unless
+    # this is true, whatever the eligibility says.
+    allow_detractor_reviews: bool = False
+    # Points for a completed ask, "ask:points".
+    ask_points: tuple[str, ...] = (
+        "survey:0", "review:0", "story:100", "referral:0", "reference:300",
+    )  # fmt: skip
+    # Points for a public review with text, to the referrer and to the referee of a converted
+    # referral (after `holding_days`; a return or cancellation of the order reverses them).
+    review_points: int = 50
+    referrer_points: int = 500
+    referee_points: int = 250
+    holding_days: int = 30
+    # Enrol a rewarded profile in the loyalty program when it is not a member yet.
+    enrol_on_reward: bool = True
+    # Fraud checks: more than velocity_max conversions of one referrer within velocity_days
+    # are held; a referee sharing an identifier with ring_min_size - 1 other referees is a ring.
+    velocity_max: int = 5
+    velocity_days: int = 7
+    ring_min_size: int = 3
+    # Cost of acquiring a customer through paid channels, a decimal string in the workspace
+    # currency (compared with the cost of a referred customer).
+    paid_cac: str = "40.00"
+    # Weights of the advocacy score's parts, "part:weight".
+    score_weights: tuple[str, ...] = (
+        "referral:1", "converted:3", "review:2", "mention:1", "reference:5", "reach:1",
+    )  # fmt: skip
+    # Levels (badges) by score, "name:minimum score", lowest first.
+    levels: tuple[str, ...] = ("advocate:1", "champion:10", "ambassador:25")
+
+    def ask_rules(self) -> dict[str, tuple[str, ...]]:
+        """Each ask's conditions (an ask without a line has none: anyone)."""
+        rules: dict[str, tuple[str, ...]] = dict.fromkeys(self.ladder, ())
+        for line in self.eligibility:
+            ask, _, conditions = line.partition(":")
+            rules[ask.strip()] = tuple(c.strip() for c in conditions.split(",") if c.strip())
+        return rules
+
+    def points_of_ask(self, ask: str) -> int:
+        """Points for completing `ask` (0 when not listed)."""
+        return _named_ints(self.ask_points, "ask_points").get(ask, 0)
+
+    def weights(self) -> dict[str, int]:
+        return _named_ints(self.score_weights, "score_weights")
+
+    def level_thresholds(self) -> list[tuple[str, int]]:
+        return list(_named_ints(self.levels, "levels").items())
+
+    @property
+    def paid_cac_decimal(self) -> Decimal:
+        return Decimal(self.paid_cac.strip())
+
+    def validate(self, origin: str = "config") -> None:
+        """Names, numbers and ladders that the types alone cannot check."""
+        where = f"{origin}: [advocacy]"
+        if not self.ladder or len(set(self.ladder)) != len(self.ladder):
+            raise ConfigError(f"{where} ladder must name distinct asks")
+        for line in self.eligibility:
+            ask, colon, conditions = line.partition(":")
+            if not colon or ask.strip() not in self.ladder:
+                raise ConfigError(
+                    f"{where} eligibility {line!r}: expected 'ask: condition, ...' with an ask "
+                    f"of the ladder {list(self.ladder)}"
+                )
+            for condition in (c.strip() for c in conditions.split(",") if c.strip()):
+                done = condition.removeprefix("completed:")
+                if condition not in ADVOCACY_CONDITIONS and (
+                    done == condition or done not in self.ladder
+                ):
+                    raise ConfigError(
+                        f"{where} eligibility {line!r}: unknown condition {condition!r} "
+                        f"(one of {', '.join(ADVOCACY_CONDITIONS)}, completed:<ask>)"
+                    )
+        for name in (
+            "cooldown_days", "ask_cooldown_days", "recent_days", "review_points",
+            "referrer_points", "referee_points", "holding_days", "velocity_days",
+        ):  # fmt: skip
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{where} {name} must be >= 0")
+        if self.velocity_max < 1 or self.ring_min_size < 2:
+            raise ConfigError(f"{where} velocity_max must be >= 1 and ring_min_size >= 2")
+        try:
+            for name in ("ask_points", "score_weights", "levels"):
+                values = _named_ints(getattr(self, name), name)
+                if any(v < 0 for v in values.values()):
+                    raise ConfigError(f"{where} {name} values must be >= 0")
+            unknown = set(_named_ints(self.ask_points, "ask_points")) - set(self.ladder)
+            if unknown:
+                raise ConfigError(f"{where} ask_points names asks not in the ladder: {unknown}")
+            parts = set(self.weights()) - {
+                "referral", "converted", "review", "mention", "reference", "reach",
+            }  # fmt: skip
+            if parts:
+                raise ConfigError(f"{where} score_weights: unknown parts {sorted(parts)}")
+        except ValueError as exc:
+            raise ConfigError(f"{where} {exc}") from None
+        try:
+            cac = self.paid_cac_decimal
+        except InvalidOperation:
+            cac = Decimal("NaN")
+        if not cac.is_finite() or cac < 0:
+            raise ConfigError(f'{where} paid_cac must be a decimal string >= 0 such as "40.00"')
+
+
+def _named_ints(items: tuple[str, ...], name: str) -> dict[str, int]:
+    """Parse "name:integer" strings (ValueError naming the bad one)."""
+    out: dict[str, int] = {}
+    for item in items:
+        key, colon, number = item.partition(":")
+        try:
+            if not colon or not key.strip():
+                raise ValueError
+            out[key.strip()] = int(number.strip())
+        except ValueError:
+            raise ValueError(f"{name}: {item!r} is not 'name:whole number'") from None
+    return out
+
+
 @dataclass(frozen=True)
 class WorkspaceConfig:
     """All settings of one workspace."""
@@ -327,6 +471,7 @@ class WorkspaceConfig:
     serve: ServeSettings = field(default_factory=ServeSettings)
     programs: ProgramsSettings = field(default_factory=ProgramsSettings)
     loyalty: LoyaltySettings = field(default_factory=LoyaltySettings)
+    advocacy: AdvocacySettings = field(default_factory=AdvocacySettings)
 
     @classmethod
     def load(cls, path: Path) -> WorkspaceConfig:
@@ -439,6 +584,7 @@ class WorkspaceConfig:
         if self.identity.max_records_per_identifier < 2:
             raise ConfigError(f"{origin}: [identity] max_records_per_identifier must be >= 2")
         self.loyalty.validate(origin)
+        self.advocacy.validate(origin)
 
 
 def _build_section(section_type: type, values: dict[str, Any], name: str, origin: str) -> Any:
@@ -653,4 +799,39 @@ tiers = ["member:0:1", "silver:500:1.25", "gold:2000:1.5"]
 # the last tier_window_months months.
 tier_basis = "spend"
 tier_window_months = 12
+
+[advocacy]
+# The advocacy program (docs/advocacy.md): off until enabled.
+enabled = false
+# The ladder of asks, smallest first, and who may be asked ("ask: condition, ..."; conditions:
+# anyone, promoter, not_detractor, recent_good, customer, consent, completed:<ask>).
+ladder = ["survey", "review", "story", "referral", "reference"]
+eligibility = ["survey: not_detractor", "review: promoter, recent_good",
+               "story: promoter, completed:review", "referral: promoter, customer",
+               "reference: promoter, completed:referral"]
+# Days between any two asks to one person; before the same ask is made again; and within
+# which a good experience is recent.
+cooldown_days = 30
+ask_cooldown_days = 180
+recent_days = 90
+# Review requests to detractors (latest likelihood to recommend 0-6) are refused unless true.
+allow_detractor_reviews = false
+# Points (through the loyalty ledger) for a completed ask, a public review, and each side of a
+# converted referral (after holding_days; a returned order reverses them).
+ask_points = ["survey:0", "review:0", "story:100", "referral:0", "reference:300"]
+review_points = 50
+referrer_points = 500
+referee_points = 250
+holding_days = 30
+enrol_on_reward = true
+# Fraud checks: velocity (conversions of one referrer per window) and rings (referees sharing
+# an identifier); flagged referrals are held for review.
+velocity_max = 5
+velocity_days = 7
+ring_min_size = 3
+# Paid-channel cost of acquiring a customer (decimal string), compared with referrals' cost.
+paid_cac = "40.00"
+# The advocacy score's weights and the levels (badges) by score.
+score_weights = ["referral:1", "converted:3", "review:2", "mention:1", "reference:5", "reach:1"]
+levels = ["advocate:1", "champion:10", "ambassador:25"]
 """

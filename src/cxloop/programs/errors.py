@@ -85,3 +85,10 @@ class RetryTransaction(Exception):
     of the embedded store failed. Never reaches a user: `retrying` turns repeated failures
     into `StoreUnavailable`.
     """
+
+
+class UnknownAsk(ProgramError):
+    """No advocacy ask with that id; HTTP 404."""
+
+    http_status = 404
+    exit_code = 66
