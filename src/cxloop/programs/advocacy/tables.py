@@ -57,7 +57,6 @@ referral_conversions = sa.Table(
     sa.Column("referee_profile", sa.Text, nullable=False),
     sa.Column("code", sa.Text),
     sa.Column("referral_ref", sa.Text),
-    sa.Column("order_ref", sa.Text, nullable=False),
     sa.Column("amount", Exact, nullable=False),
     sa.Column("converted_at", UtcDateTime, nullable=False),
     sa.Column("eligible_at", UtcDateTime, nullable=False),

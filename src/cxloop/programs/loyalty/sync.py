@@ -183,8 +183,9 @@ def plan_sync(ws: Workspace, ledger: Ledger, settings: LoyaltySettings) -> SyncP
         planner = _Planner(rules, enrolled, credited, now, ledger.expiry_months, skipped)
         currency = ws.config.locale.currency
         acts += planner.orders(_fetch(ws, _ORDERS_SQL, profiles), currency, reversed_ids)
-        acts += planner.reviews(_fetch(ws, _REVIEWS_SQL, profiles))
-        acts += planner.referrals(_fetch(ws, _REFERRALS_SQL, profiles))
+        if not ws.config.advocacy.enabled:  # else the advocacy program rewards these acts
+            acts += planner.reviews(_fetch(ws, _REVIEWS_SQL, profiles))
+            acts += planner.referrals(_fetch(ws, _REFERRALS_SQL, profiles))
     acts.sort(key=lambda act: (act.at, act.reverses is not None, act.key))
     return SyncPlan(
         acts=tuple(acts),

@@ -56,7 +56,6 @@ def upgrade() -> None:
         sa.Column("referee_profile", sa.Text, nullable=False),
         sa.Column("code", sa.Text),
         sa.Column("referral_ref", sa.Text),
-        sa.Column("order_ref", sa.Text, nullable=False),
         sa.Column("amount", _Exact, nullable=False),
         sa.Column("converted_at", _Time, nullable=False),
         sa.Column("eligible_at", _Time, nullable=False),

@@ -1,0 +1,131 @@
+"""The advocacy program's post-ingest reactor: completed acts are rewarded as rows arrive.
+
+Registered in `cxloop.reactions.REACTORS` as ("advocacy", "...:react"). It returns at once
+when `[advocacy] enabled` is false or when the rows cannot matter (no feedback, orders,
+referrals or customers). Otherwise:
+
+- every public review with text in the loaded feedback earns `review_points` (once: the
+  ledger's idempotency key is the review's); an open review ask of the author is completed,
+  and an open survey ask by any answer, each paying its `ask_points` once;
+- referral conversions are recorded, checked for fraud, paid after the holding period and
+  reversed after a return (`conversions.process_referrals`).
+
+The program store stays open between ingests (one per workspace and database URL): a service
+loads every few milliseconds, and opening a store runs its migrations check each time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from cxloop.programs.advocacy.asks import open_asks, record_completion
+from cxloop.programs.advocacy.conversions import process_referrals
+from cxloop.programs.advocacy.rewards import reward_act
+from cxloop.programs.loyalty.ledger import Ledger
+from cxloop.programs.loyalty.rules import is_public_review
+from cxloop.programs.store import ProgramStore
+
+if TYPE_CHECKING:
+    from cxloop.config import AdvocacySettings
+    from cxloop.reactions import LoadedRows
+    from cxloop.workspace import Workspace
+
+_KINDS = frozenset({"feedback", "orders", "referrals", "customers"})
+_LOCK = threading.Lock()
+_LEDGERS: dict[tuple[str, str, int | None], Ledger] = {}
+
+
+def react(ws: Workspace, loaded: Sequence[LoadedRows]) -> dict[str, Any] | None:
+    """Reward what the loaded rows complete (see the module docstring)."""
+    settings = ws.config.advocacy
+    if not settings.enabled or not any(rows.kind in _KINDS for rows in loaded):
+        return None
+    ledger = program_ledger(ws)
+    summary: dict[str, Any] = {}
+    feedback = [rows for rows in loaded if rows.kind == "feedback"]
+    if feedback:
+        summary |= reward_feedback(ws, ledger, settings, feedback)
+    if any(rows.kind in {"orders", "referrals", "customers"} for rows in loaded):
+        summary |= {f"referrals_{k}": v for k, v in process_referrals(ws, ledger, settings).items()}
+    return summary
+
+
+def program_ledger(ws: Workspace) -> Ledger:
+    """The workspace's ledger over its programs store, kept open for the process."""
+    url = ws.config.programs.database_url or ""
+    months = ws.config.loyalty.expiry_months or None
+    key = (str(ws.path.resolve()), url, months)
+    with _LOCK:
+        ledger = _LEDGERS.get(key)
+        if ledger is None:
+            store = ProgramStore.open(ws.path, url or None, pool_size=4)
+            ledger = _LEDGERS[key] = Ledger(store, expiry_months=months)
+        return ledger
+
+
+def close_ledgers() -> None:
+    """Close every store the reactor opened (tests, and a service shutting down)."""
+    with _LOCK:
+        for ledger in _LEDGERS.values():
+            ledger.store.close()
+        _LEDGERS.clear()
+
+
+_FEEDBACK_SQL = """
+SELECT l.profile_id, f.source, f.response_id, f.submitted_at, f.public, f.text
+FROM feedback f
+JOIN profile_links l ON l.kind = 'feedback' AND l.source = f.source AND l.id = f.response_id
+WHERE {where} AND l.profile_id IS NOT NULL
+ORDER BY f.submitted_at, f.source, f.response_id
+"""
+
+
+def reward_feedback(
+    ws: Workspace,
+    ledger: Ledger,
+    settings: AdvocacySettings,
+    loaded: Sequence[LoadedRows],
+) -> dict[str, int]:
+    """Reward public reviews and complete the asks the answers fulfil."""
+    ws.profiles.ensure_current()
+    rows: list[tuple[Any, ...]] = []
+    for part in loaded:
+        where, params = part.predicate
+        where = where.replace("_file", "f._file").replace("_loaded_at", "f._loaded_at")
+        rows += ws.engine.fetchall(_FEEDBACK_SQL.format(where=where), params)
+    counts = {"reviews_rewarded": 0, "asks_completed": 0}
+    answered: dict[str, datetime] = {}
+    reviewed: dict[str, tuple[datetime, str]] = {}
+    for profile_id, source, response_id, submitted_at, public, text in rows:
+        at = submitted_at.replace(tzinfo=UTC)
+        answered.setdefault(profile_id, at)
+        if not is_public_review(public, text):
+            continue
+        reference = f"{source}:{response_id}"
+        reviewed.setdefault(profile_id, (at, reference))
+        outcome = reward_act(
+            ledger, settings, act_key=f"review:{reference}", act="review",
+            profile_id=profile_id, points=settings.review_points,
+            reason=f"public review {reference}", source_type="review", source_id=reference,
+        )  # fmt: skip
+        counts["reviews_rewarded"] += outcome.status == "rewarded"
+    for ask, done in (("review", {p: v[0] for p, v in reviewed.items()}), ("survey", answered)):
+        for profile_id, ask_id in open_asks(ledger.store, sorted(done), ask).items():
+            _, _, new = record_completion(ledger.store, ask_id, at=done[profile_id])
+            counts["asks_completed"] += new
+            reward_ask(ledger, settings, ask_id, profile_id, ask)
+    return {k: v for k, v in counts.items() if v}
+
+
+def reward_ask(
+    ledger: Ledger, settings: AdvocacySettings, ask_id: str, profile_id: str, ask: str
+) -> None:
+    """Pay a completed ask's `ask_points` (once)."""
+    reward_act(
+        ledger, settings, act_key=f"ask:{ask_id}", act=f"ask:{ask}", profile_id=profile_id,
+        points=settings.points_of_ask(ask), reason=f"completed the {ask} ask {ask_id}",
+        source_type="advocacy_ask", source_id=ask_id,
+    )  # fmt: skip
