@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from cxloop.errors import ConfigError, CxloopError
+from cxloop.loop_settings import CasesSettings, TriggersSettings
 
 CONFIG_FILE = "cxloop.toml"
 
@@ -472,6 +473,8 @@ class WorkspaceConfig:
     programs: ProgramsSettings = field(default_factory=ProgramsSettings)
     loyalty: LoyaltySettings = field(default_factory=LoyaltySettings)
     advocacy: AdvocacySettings = field(default_factory=AdvocacySettings)
+    cases: CasesSettings = field(default_factory=CasesSettings)
+    triggers: TriggersSettings = field(default_factory=TriggersSettings)
 
     @classmethod
     def load(cls, path: Path) -> WorkspaceConfig:
@@ -585,6 +588,8 @@ class WorkspaceConfig:
             raise ConfigError(f"{origin}: [identity] max_records_per_identifier must be >= 2")
         self.loyalty.validate(origin)
         self.advocacy.validate(origin)
+        self.cases.validate(origin)
+        self.triggers.validate(origin, self.cases)
 
 
 def _build_section(section_type: type, values: dict[str, Any], name: str, origin: str) -> Any:
@@ -834,4 +839,65 @@ paid_cac = "40.00"
 # The advocacy score's weights and the levels (badges) by score.
 score_weights = ["referral:1", "converted:3", "review:2", "mention:1", "reference:5", "reach:1"]
 levels = ["advocate:1", "champion:10", "ambassador:25"]
+
+[cases]
+# Closed-loop feedback (docs/cases.md): answers that open a case, for which team, how fast.
+enabled = true
+# "CONDITIONS -> TEAM PRIORITY", the first match wins. Conditions: metric, score, touchpoint
+# (a name, or "none" for answers about the relationship), channel, theme (a [voc.pinned] theme),
+# sentiment (-1..1), value (high: the top high_value_share of customers by spend), public.
+# TEAM "owner" is the touchpoint's owner in the catalogue.
+rules = [
+  "metric=nps score<=6 value=high -> owner high",
+  "metric=nps score<=6 -> owner normal",
+  "metric=ces score<=3 -> owner normal",
+  "metric=csat score<=2 -> owner normal",
+  "metric=rating score<=2 -> owner normal",
+]
+relational_team = "customer_care"   # answers about the relationship as a whole
+unowned_team = "customer_care"      # touchpoints the catalogue gives no owner
+# "priority:first_response_hours:resolution_hours".
+sla = ["high:24:72", "normal:48:168", "low:96:336"]
+# Optional rosters "team:person,person"; assigning a case outside the roster is refused.
+teams = []
+high_value_share = 0.2
+# Close the loop: a follow-up survey invitation (through the outbox) when a case is resolved.
+follow_up = true
+follow_up_metric = "nps"
+follow_up_webhook = "default"
+
+[triggers]
+# Triggered actions (docs/triggers.md): "name: SOURCE [CONDITIONS] -> ACTION [ARGUMENT]".
+# Sources: event, feedback, order (with conditions), segment NAME (a profile entering it:
+# valuable_at_risk, promoter, captive, loyal, loyad, detractor), schedule daily|weekly|monthly
+# segment=NAME. Actions: survey METRIC, review_request, winback_offer, points N, case TEAM,
+# webhook NAME. Examples:
+# rules = [
+#   "ces_after_support: event touchpoint=support_contact -> survey ces",
+#   "ask_promoters: feedback metric=nps score>=9 -> review_request",
+#   "win_back: segment valuable_at_risk -> winback_offer",
+#   "big_basket: order amount>=500 status=completed -> points 100",
+# ]
+enabled = true
+rules = []
+# "name url" of each receiver; messages go to "default" unless an action names another.
+webhooks = []
+# Delivery: attempts before the dead letters; backoff doubling from backoff_seconds.
+max_attempts = 8
+backoff_seconds = 30.0
+backoff_max_seconds = 3600.0
+http_timeout_seconds = 10.0
+# At most cap_messages marketing actions per profile within cap_days days (0 = no cap).
+cap_messages = 3
+cap_days = 7
+# Messages are held (not dropped) during quiet hours, in the "workspace" or "customer" zone.
+quiet_hours = "21:00-08:00"
+quiet_hours_zone = "workspace"
+# No marketing for this many days after a complaint (a case opened for the profile).
+complaint_suppression_days = 30
+# Percent of profiles held out of each trigger (by hash), and the outcome window in days.
+holdout_percent = 10
+outcome_days = 30
+# Rows whose moment is older than this many days fire no trigger (0 = no limit).
+max_age_days = 7
 """

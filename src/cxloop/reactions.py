@@ -40,7 +40,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # (name, "module:function"), run in this order. Programs add their line here.
-REACTORS: tuple[tuple[str, str], ...] = (("advocacy", "cxloop.programs.advocacy.reactions:react"),)
+REACTORS: tuple[tuple[str, str], ...] = (
+    ("advocacy", "cxloop.programs.advocacy.reactions:react"),
+    ("triggers", "cxloop.programs.triggers.reactions:react"),
+)
 
 Reactor = Callable[["Workspace", Sequence["LoadedRows"]], dict[str, Any] | None]
 

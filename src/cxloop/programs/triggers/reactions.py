@@ -1,0 +1,115 @@
+"""The closed loop's post-ingest reactor (cxloop.reactions): new answers are routed to cases,
+new events, answers and orders fire triggers, as the rows arrive.
+
+Idempotent per source record: a case per answer (`cases.feedback_key` unique), a decision per
+(trigger, row) (`action_log` unique), a message per decision (`outbox.message_key` unique), so
+rows offered twice (a changed row re-loaded, a backlog retried) act once, and re-ingesting an
+unchanged file offers nothing at all.
+
+Profiles are brought up to date first (`ensure_current`) when anything is to be decided: a
+case needs the answer's profile and value tier, a trigger needs the profile's consent, and a
+consent withdrawn in the same load must be seen before anything is sent.
+
+Rows older than `[triggers] max_age_days` before now fire no trigger (a historic import must
+not send a survey about a support call from last year); they are not candidates, so they are
+not logged one by one. Cases are opened for every routed answer, whatever its age (a
+detractor's answer deserves a look even when it is loaded late).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cxloop.programs.store import ProgramStore
+    from cxloop.reactions import LoadedRows
+    from cxloop.workspace import Workspace
+
+_KIND_OF_SOURCE = {"event": "events", "feedback": "feedback", "order": "orders"}
+
+
+def react(ws: Workspace, loaded: Sequence[LoadedRows]) -> dict[str, Any]:
+    """Route new answers to cases and evaluate triggers on the new rows."""
+    return evaluate_loaded(ws, loaded)
+
+
+def evaluate_loaded(
+    ws: Workspace,
+    loaded: Sequence[LoadedRows],
+    *,
+    clock: Callable[[], datetime] | None = None,
+) -> dict[str, Any]:
+    """What `react` does, with the clock open to tests and benchmarks."""
+    config = ws.config
+    kinds = {rows.kind for rows in loaded}
+    route_cases = config.cases.enabled and "feedback" in kinds
+    rules = [
+        r
+        for r in (config.triggers.triggers if config.triggers.enabled else ())
+        if r.source in _KIND_OF_SOURCE and _KIND_OF_SOURCE[r.source] in kinds
+    ]
+    if not route_cases and not rules:
+        return {}
+    now = (clock or (lambda: datetime.now(UTC)))().astimezone(UTC)
+    ws.profiles.ensure_current()
+    store = open_store(ws)
+    try:
+        summary: dict[str, Any] = {}
+        if route_cases:
+            from cxloop.programs.cases.lifecycle import Cases
+            from cxloop.programs.cases.routing import route
+
+            drafts = route(ws, loaded, config.cases)
+            cases = Cases(
+                store,
+                config.cases,
+                config.triggers,
+                timezone=config.locale.timezone,
+                clock=lambda: now,
+            )
+            summary["answers_routed"] = len(drafts)
+            summary["cases_opened"] = cases.open_many(drafts)
+        if rules:
+            summary.update(_fire(ws, store, loaded, rules, now))
+        return summary
+    finally:
+        store.close()
+
+
+def _fire(
+    ws: Workspace,
+    store: ProgramStore,
+    loaded: Sequence[LoadedRows],
+    rules: list[Any],
+    now: datetime,
+) -> dict[str, Any]:
+    from cxloop.programs.triggers.act import act, read_state
+    from cxloop.programs.triggers.evaluate import candidates, judge, register_state
+
+    config = ws.config
+    days = config.triggers.max_age_days
+    # The warehouse keeps timestamps as naive UTC (contract/validation.py).
+    not_before = None if days == 0 else (now - timedelta(days=days)).replace(tzinfo=None)
+    matched = candidates(ws.engine, loaded, rules, not_before=not_before)
+    if not matched:
+        return {"trigger_candidates": 0}
+    register_state(ws.engine, read_state(store, [r.name for r in rules], config.triggers, now))
+    decisions = judge(ws.engine, config.triggers)
+    summary = act(
+        store,
+        decisions,
+        config.triggers,
+        config.cases,
+        now=now,
+        timezone=config.locale.timezone,
+        expiry_months=config.loyalty.expiry_months or None,
+    )
+    return {"trigger_candidates": matched, **summary}
+
+
+def open_store(ws: Workspace) -> ProgramStore:
+    from cxloop.programs.store import ProgramStore
+
+    return ProgramStore.open(ws.path, ws.config.programs.database_url or None, pool_size=2)
