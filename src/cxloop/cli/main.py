@@ -9,7 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from cxloop.cli import architecture_cmd
+from cxloop.cli import architecture_cmd, loop_cmd
+from cxloop.cli.cases_cmd import cases_app
 from cxloop.cli.keys_cmd import keys_app
 from cxloop.cli.loyalty_cmd import loyalty_app
 from cxloop.cli.privacy_cmd import privacy_app
@@ -27,6 +28,10 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(loyalty_app, name="loyalty")
 app.command("architecture")(architecture_cmd.architecture)
+app.add_typer(cases_app, name="cases")
+app.add_typer(loop_cmd.triggers_app, name="triggers")
+app.command("worker")(loop_cmd.worker)
+app.command("outbox")(loop_cmd.outbox)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document on stdout.")]
 WsArg = Annotated[Path, typer.Argument(help="Workspace folder.")]
