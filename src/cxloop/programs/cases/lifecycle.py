@@ -139,7 +139,11 @@ class Cases:
             with self.store.write() as conn:
                 keys = [d.feedback_key for d in drafts]
                 existing = _existing(conn, keys)
-                fresh = [d for d in drafts if d.feedback_key not in existing]
+                fresh: list[CaseDraft] = []
+                for d in drafts:  # one case per source record, even if drafted twice
+                    if d.feedback_key not in existing:
+                        existing.add(d.feedback_key)
+                        fresh.append(d)
                 rows, history = [], []
                 for d in fresh:
                     sla = slas[d.priority]
