@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-import cxloop
 from cxloop.generate import generate
 from cxloop.loop_settings import CasesSettings, TriggersSettings
 from cxloop.programs.cases import Cases, InvalidTransition, UnknownCase
@@ -17,6 +16,7 @@ from cxloop.programs.cases.routing import CaseDraft
 from cxloop.programs.closed_loop_tables import action_log, cases, outbox
 from cxloop.programs.store import ProgramStore
 from tests.conftest import run_cli
+from tests.loop_helpers import loop_workspace
 from tests.programs_db import program_store  # noqa: F401
 
 # Detractor bands of the default routing rules (docs/cases.md#routing).
@@ -37,7 +37,7 @@ def data_files(tmp_path_factory) -> list[Path]:
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory, data_files):
     """A workspace with the generated data loaded once (routing ran on ingest)."""
-    ws = cxloop.Workspace.init(tmp_path_factory.mktemp("ws") / "ws", brand="Northwind")
+    ws = loop_workspace(tmp_path_factory.mktemp("ws") / "ws")
     report = ws.ingest(data_files)
     yield ws, report
     ws.close()

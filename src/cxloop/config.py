@@ -842,7 +842,8 @@ levels = ["advocate:1", "champion:10", "ambassador:25"]
 
 [cases]
 # Closed-loop feedback (docs/cases.md): answers that open a case, for which team, how fast.
-enabled = true
+# Off until enabled (routing on ingest keeps the unified profiles current).
+enabled = false
 # "CONDITIONS -> TEAM PRIORITY", the first match wins. Conditions: metric, score, touchpoint
 # (a name, or "none" for answers about the relationship), channel, theme (a [voc.pinned] theme),
 # sentiment (-1..1), value (high: the top high_value_share of customers by spend), public.
@@ -878,7 +879,7 @@ follow_up_webhook = "default"
 #   "win_back: segment valuable_at_risk -> winback_offer",
 #   "big_basket: order amount>=500 status=completed -> points 100",
 # ]
-enabled = true
+enabled = false
 rules = []
 # "name url" of each receiver; messages go to "default" unless an action names another.
 webhooks = []

@@ -82,9 +82,12 @@ DEFAULT_ROUTING = (
 
 @dataclass(frozen=True)
 class CasesSettings:
-    """Closed-loop feedback: which answers open a case, for which team, with which SLA."""
+    """Closed-loop feedback: which answers open a case, for which team, with which SLA.
 
-    enabled: bool = True
+    Off until enabled, like the other programs: routing needs current profiles, so a workspace
+    that does not run the loop pays nothing on ingest."""
+
+    enabled: bool = False
     # "CONDITIONS -> TEAM PRIORITY"; the first matching rule wins. TEAM "owner" is the
     # touchpoint's owner in the catalogue (relational answers: relational_team).
     rules: tuple[str, ...] = DEFAULT_ROUTING
@@ -306,9 +309,9 @@ class Webhook(NamedTuple):
 
 @dataclass(frozen=True)
 class TriggersSettings:
-    """Triggered actions and their delivery (docs/triggers.md)."""
+    """Triggered actions and their delivery (docs/triggers.md); off until enabled."""
 
-    enabled: bool = True
+    enabled: bool = False
     # "name: SOURCE [CONDITIONS] -> ACTION [ARGUMENT]".
     rules: tuple[str, ...] = ()
     # "name url": where messages of each kind are posted; actions use "default".
