@@ -14,9 +14,7 @@ def set_settings(path: Path, section: str, values: dict[str, object]) -> None:
     config = path / "cxloop.toml"
     lines = config.read_text(encoding="utf-8").splitlines()
     start = lines.index(f"[{section}]")
-    end = next(
-        (i for i in range(start + 1, len(lines)) if lines[i].startswith("[")), len(lines)
-    )
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("[")), len(lines))
     body = lines[start + 1 : end]
     kept, skipping = [], False
     for line in body:  # drop the keys being set (a list may span several lines)
