@@ -1,0 +1,250 @@
+"""Triggered actions: set-based evaluation on ingest, consent (a property), caps, holdouts,
+idempotency on re-ingest."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cxloop.config import EngineSettings
+from cxloop.engines.duckdb_engine import DuckDBEngine
+from cxloop.generate import generate
+from cxloop.loop_settings import TriggersSettings
+from cxloop.programs.closed_loop_tables import action_log, outbox
+from cxloop.programs.store import ProgramStore
+from cxloop.programs.triggers.evaluate import (
+    CANDIDATES,
+    StoreState,
+    holdout_bucket,
+    judge,
+    register_state,
+)
+from tests.loop_helpers import loop_workspace
+
+RULES = [
+    "ces_after_support: event touchpoint=support_contact -> survey ces",
+    "ask_promoters: feedback metric=nps score>=9 -> review_request",
+    "big_basket: order amount>=150 -> points 10",
+    "returns_desk: event touchpoint=return -> case logistics",
+]
+
+
+@pytest.fixture(scope="module")
+def data_files(tmp_path_factory) -> list[Path]:
+    generated = generate(tmp_path_factory.mktemp("data"), people=300, seed=7)
+    return sorted(generated.files.values())
+
+
+@pytest.fixture(scope="module")
+def fired(tmp_path_factory, data_files):
+    ws = loop_workspace(
+        tmp_path_factory.mktemp("ws") / "ws",
+        triggers={"rules": RULES, "max_age_days": 0, "cap_messages": 2, "quiet_hours": ""},
+    )
+    report = ws.ingest(data_files)
+    yield ws, report
+    ws.close()
+
+
+def test_ingest_fires_the_triggers_once_and_reingesting_fires_nothing(fired, data_files):
+    ws, report = fired
+    [reaction] = [r for r in report.reactions if r.name == "triggers"]
+    assert reaction.ok, reaction.error
+    summary = reaction.summary
+    expected = ws.engine.scalar(
+        "SELECT (SELECT count(*) FROM events WHERE touchpoint IN ('support_contact', 'return'))"
+        " + (SELECT count(*) FROM feedback WHERE metric = 'nps' AND score >= 9)"
+        " + (SELECT count(*) FROM orders WHERE amount >= 150)"
+    )
+    assert summary["trigger_candidates"] == summary["decisions"] == expected
+    assert summary["sent"] > 0 and summary["holdout"] > 0
+    assert summary["skipped_by_reason"]["no marketing consent"] > 0
+    assert summary["skipped_by_reason"]["not a loyalty member"] > 0  # nobody is enrolled
+    with ProgramStore.open(ws.path) as store, store.read() as conn:
+        logged = conn.execute(sa.select(sa.func.count()).select_from(action_log)).scalar_one()
+        messages = conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar_one()
+    assert logged == expected and messages == summary["messages"]
+    again = ws.ingest(data_files)
+    assert not [r for r in again.reactions if r.name == "triggers"]  # nothing new loaded
+    from cxloop.programs.triggers.reactions import evaluate_loaded
+    from cxloop.reactions import LoadedRows
+
+    catch_up = evaluate_loaded(ws, [LoadedRows.everything(k) for k in ("events", "orders")])
+    assert catch_up["decisions"] == 0  # every row was decided already
+    with ProgramStore.open(ws.path) as store, store.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar_one() == (
+            messages
+        )
+
+
+def test_marketing_sent_only_to_consenting_profiles_within_the_cap(fired):
+    ws, _ = fired
+    with ProgramStore.open(ws.path) as store, store.read() as conn:
+        rows = conn.execute(
+            sa.select(action_log.c.profile_id, action_log.c.action, action_log.c.outcome).where(
+                action_log.c.marketing.is_(True)
+            )
+        ).all()
+    consent = dict(
+        ws.engine.fetchall(
+            "SELECT pr.profile_id, bool_and(coalesce(c.consent_marketing, false)) "
+            "FROM profile_records pr JOIN customers c USING (source, customer_id) GROUP BY 1"
+        )
+    )
+    sent = [r for r in rows if r[2] == "sent"]
+    assert sent and all(consent.get(profile) is True for profile, _, _ in sent)
+    per_profile: dict[str, int] = {}
+    for profile, _, _ in sent:
+        per_profile[profile] = per_profile.get(profile, 0) + 1
+    assert max(per_profile.values()) <= 2  # cap_messages
+    for profile, action, outcome in rows:
+        if outcome == "holdout":
+            assert holdout_bucket(profile, action) < 10
+
+
+# -- the property: no marketing action without consent, whatever the data -------------------
+candidate = st.fixed_dictionaries(
+    {
+        "profile": st.sampled_from([f"P{i:016x}" for i in range(6)] + [None]),
+        "action": st.sampled_from(
+            ["survey", "review_request", "winback_offer", "webhook", "points", "case"]
+        ),
+        "minute": st.integers(0, 10_000),
+    }
+)
+records = st.lists(st.tuples(st.integers(0, 5), st.sampled_from([True, False, None])), max_size=14)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    candidates=st.lists(candidate, max_size=25),
+    customer_records=records,
+    complaints=st.sets(st.integers(0, 5)),
+    members=st.sets(st.integers(0, 5)),
+    sent_before=st.dictionaries(st.integers(0, 5), st.integers(0, 4)),
+    cap=st.integers(0, 3),
+    holdout=st.integers(0, 50),
+)
+def test_no_marketing_action_is_ever_sent_without_consent(
+    candidates, customer_records, complaints, members, sent_before, cap, holdout
+):
+    """The judge (the SQL every trigger decision goes through) over arbitrary candidates and
+    consent data: a marketing action is sent only to a profile with at least one customer
+    record, all of which say consent_marketing = true; nothing is sent to a complainant or
+    above the cap; every skipped decision has a reason."""
+    pid = [f"P{i:016x}" for i in range(6)]
+    engine = DuckDBEngine(":memory:", EngineSettings(threads=1), "UTC")
+    try:
+        engine.execute(
+            "CREATE TABLE customers (source VARCHAR, customer_id VARCHAR, "
+            "consent_marketing BOOLEAN, attributes JSON)"
+        )
+        engine.execute(
+            "CREATE TABLE profile_records (source VARCHAR, customer_id VARCHAR, profile_id VARCHAR)"
+        )
+        for n, (owner, flag) in enumerate(customer_records):
+            engine.execute("INSERT INTO customers VALUES ('crm', ?, ?, NULL)", [f"c{n}", flag])
+            engine.execute(
+                "INSERT INTO profile_records VALUES ('crm', ?, ?)", [f"c{n}", pid[owner]]
+            )
+        marketing = {"survey", "review_request", "winback_offer", "webhook"}
+        rows = [
+            {
+                "trigger": "t",
+                "action": c["action"],
+                "argument": None,
+                "marketing": c["action"] in marketing,
+                "subject": f"s{i}",
+                "profile_id": c["profile"],
+                "at": datetime(2026, 1, 1, c["minute"] // 600, c["minute"] % 60),
+            }
+            for i, c in enumerate(candidates)
+        ]
+        engine.con.register("__c", pa.Table.from_pylist(rows, schema=_CANDIDATE_SCHEMA))
+        engine.execute(f"CREATE TEMP TABLE {CANDIDATES} AS SELECT * FROM __c")
+        register_state(
+            engine,
+            StoreState(
+                decided=pa.table(
+                    {"trigger": pa.array([], pa.string()), "subject": pa.array([], pa.string())}
+                ),
+                recent_sends=pa.table(
+                    {
+                        "profile_id": pa.array([pid[k] for k in sent_before], pa.string()),
+                        "n": pa.array(list(sent_before.values()), pa.int64()),
+                    }
+                ),
+                complaints=pa.table(
+                    {"profile_id": pa.array([pid[k] for k in complaints], pa.string())}
+                ),
+                members=pa.table(
+                    {
+                        "profile_id": pa.array([pid[k] for k in members], pa.string()),
+                        "member_id": pa.array([f"m{k}" for k in members], pa.string()),
+                    }
+                ),
+            ),
+        )
+        decisions = judge(engine, TriggersSettings(cap_messages=cap, holdout_percent=holdout))
+    finally:
+        engine.con.close()
+    assert len(decisions) == len(candidates)
+    flags: dict[str, list[bool | None]] = {}
+    for owner, flag in customer_records:
+        flags.setdefault(pid[owner], []).append(flag)
+    sends: dict[str, int] = {}
+    for d in decisions:
+        if d.outcome == "skipped":
+            assert d.reason
+        if d.outcome != "sent" or not d.marketing:
+            continue
+        assert d.profile_id is not None
+        assert flags.get(d.profile_id) and all(f is True for f in flags[d.profile_id])
+        assert d.profile_id not in {pid[k] for k in complaints}
+        sends[d.profile_id] = sends.get(d.profile_id, 0) + 1
+    for profile, n in sends.items():
+        before = sent_before.get(pid.index(profile), 0)
+        assert cap == 0 or before + n <= cap
+
+
+_CANDIDATE_SCHEMA = pa.schema(
+    [
+        ("trigger", pa.string()),
+        ("action", pa.string()),
+        ("argument", pa.string()),
+        ("marketing", pa.bool_()),
+        ("subject", pa.string()),
+        ("profile_id", pa.string()),
+        ("at", pa.timestamp("us")),
+    ]
+)
+
+
+def test_holdout_is_deterministic_and_close_to_its_percent():
+    buckets = [holdout_bucket(f"P{i:016x}", "survey") for i in range(5000)]
+    assert buckets == [holdout_bucket(f"P{i:016x}", "survey") for i in range(5000)]
+    share = sum(b < 10 for b in buckets) / len(buckets)
+    assert 0.08 < share < 0.12
+    con = duckdb.connect()
+    sql = "SELECT CAST(('0x' || substr(md5(? || ':' || ?), 1, 8)) AS BIGINT) % 100"
+    assert con.execute(sql, ["P0000000000000007", "survey"]).fetchone()[0] == holdout_bucket(
+        "P0000000000000007", "survey"
+    )
+
+
+def test_quiet_hours_cross_midnight_in_the_customer_zone():
+    from cxloop.programs.triggers.timing import release_time
+
+    window = TriggersSettings().quiet_window
+    late = datetime(2026, 3, 2, 21, 30, tzinfo=UTC)
+    assert release_time(late, window, None, "UTC") == datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
+    # 21:30 UTC is 16:30 in New York: not quiet there.
+    assert release_time(late, window, "America/New_York", "UTC") == late
+    assert release_time(late, None, None, "UTC") == late
