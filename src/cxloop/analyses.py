@@ -89,6 +89,13 @@ def architecture(ws: Workspace, *, outcome: str = "nps") -> dict[str, Any]:
     return build_architecture(ws, outcome=outcome)
 
 
+def content(ws: Workspace, *, outcome: str = "nps", window_days: int = 30) -> dict[str, Any]:
+    """Content at the moments: reach, engagement and adjusted lift (docs/metrics.md)."""
+    from cxloop.content import ContentSettings, build_content
+
+    return build_content(ws, ContentSettings(outcome=outcome, window_days=window_days))
+
+
 def voc(ws: Workspace, *, period: str | None = None) -> dict[str, Any]:
     """Voice of the customer (docs/voc.md)."""
     from cxloop.analytics.voc import VocSettings, build_voc

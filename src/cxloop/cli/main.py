@@ -11,6 +11,7 @@ import typer
 
 from cxloop.cli import architecture_cmd, loop_cmd
 from cxloop.cli.cases_cmd import cases_app
+from cxloop.cli.content_cmd import content_app
 from cxloop.cli.keys_cmd import keys_app
 from cxloop.cli.loyalty_cmd import loyalty_app
 from cxloop.cli.privacy_cmd import privacy_app
@@ -32,6 +33,7 @@ app.add_typer(cases_app, name="cases")
 app.add_typer(loop_cmd.triggers_app, name="triggers")
 app.command("worker")(loop_cmd.worker)
 app.command("outbox")(loop_cmd.outbox)
+app.add_typer(content_app, name="content")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document on stdout.")]
 WsArg = Annotated[Path, typer.Argument(help="Workspace folder.")]

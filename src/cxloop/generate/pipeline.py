@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from cxloop.generate.content import write_content
 from cxloop.generate.dirty import Reject, make_dirty
 from cxloop.generate.settings import FileFormat, GeneratorSettings
 from cxloop.generate.tables import Export, export_tables
@@ -27,6 +28,10 @@ class GeneratedData:
     files: dict[str, Path]
     rows: dict[str, int]
     truth_dir: Path
+    content: dict[str, Path] = field(default_factory=dict)
+    """Content assets (`assets`), content views (`events`) and the onboarding survey
+    (`feedback`): extra files, kept apart so the contract files stay as they were
+    (`content.py`)."""
 
 
 def generate(
@@ -79,8 +84,15 @@ def generate_with(
     report("files", 0.95)
     truth_dir = out_dir / "truth"
     write_truth(truth_dir, world, export, originals, rejects, export.duplicate_events, rows)
+    content = write_content(out_dir, truth_dir, world)
     report("done", 1.0)
-    return GeneratedData(out_dir=out_dir, files=files, rows=rows, truth_dir=truth_dir)
+    return GeneratedData(
+        out_dir=out_dir,
+        files=files,
+        rows=rows,
+        truth_dir=truth_dir,
+        content={"assets": content.assets, "events": content.events, "feedback": content.feedback},
+    )
 
 
 def _dirt_eligible(world: World, export: Export) -> dict[str, np.ndarray]:

@@ -54,7 +54,10 @@ Progress = Callable[[str, float], None]
 STREAMS = (
     "people", "identifiers", "purchases", "experiences", "voice", "referrals", "social",
     "sessions", "browsing", "records", "advocacy", "export", "lounge", "personas",
+    "content",
 )  # fmt: skip
+"""One random stream per stage; a new stage appends its name (the children of the seed are
+numbered, so the streams before it keep their numbers and the data they drew)."""
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,74 @@ def quantile_bins(x: np.ndarray, k: int, what: str) -> tuple[np.ndarray, list[st
     return columns, [f"{what} {int(b) + 1}" for b in levels]
 
 
+def condition_columns(
+    exposures: list[tuple], n: int
+) -> tuple[list[str], list[np.ndarray], list[tuple[str, str]]]:
+    """0/1 columns of the conditions "<touchpoint> reached" and, where any event there
+    failed, "<touchpoint> failed", from `exposures_sql` rows (unit, touchpoint, failed)."""
+    touchpoints = sorted({t for _, t, _ in exposures})
+    reached = {t: np.zeros(n) for t in touchpoints}
+    failed = {t: np.zeros(n) for t in touchpoints}
+    for unit, touchpoint, was_failed in exposures:
+        reached[touchpoint][unit] = 1.0
+        failed[touchpoint][unit] = float(was_failed)
+    names: list[str] = []
+    columns: list[np.ndarray] = []
+    meta: list[tuple[str, str]] = []
+    for t in touchpoints:
+        names.append(f"{t} reached")
+        columns.append(reached[t])
+        meta.append((t, "reached"))
+        if failed[t].any():
+            names.append(f"{t} failed")
+            columns.append(failed[t])
+            meta.append((t, "failed"))
+    return names, columns, meta
+
+
+def customer_covariates(
+    rows: list[tuple], relational: np.ndarray
+) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """The covariate matrix of `covariates_sql` rows (unit, revenue before, orders before,
+    customer value, tenure days), its column names, and revenue before per unit.
+
+    Log revenue and orders before the outcome, log customer value, tenure in years, whether
+    the answer is about the relationship, and indicators of the customer-value decile and
+    the tenure quintile (see `quantile_bins`). Shared by every analysis that adjusts "as
+    pivotal moments do" (content lift, the value framework).
+    """
+    n = len(relational)
+    value = np.zeros(n)
+    orders = np.zeros(n)
+    lifetime = np.zeros(n)
+    tenure = np.zeros(n)
+    for unit, revenue, n_orders, total, days in rows:
+        value[unit], orders[unit], lifetime[unit], tenure[unit] = revenue, n_orders, total, days
+    value_bins, value_bin_names = quantile_bins(lifetime, 10, "customer value decile")
+    tenure_bins, tenure_bin_names = quantile_bins(tenure, 5, "tenure quintile")
+    matrix = np.column_stack(
+        [
+            np.log1p(value),
+            np.log1p(orders),
+            np.log1p(lifetime),
+            tenure / 365.0,
+            relational,
+            value_bins,
+            tenure_bins,
+        ]
+    )
+    names = [
+        "log revenue before",
+        "log orders before",
+        "log customer value",
+        "tenure (years)",
+        "about the relationship",
+        *value_bin_names,
+        *tenure_bin_names,
+    ]
+    return matrix, names, value
+
+
 def _fetch(ws: Workspace, sql: str, params: dict[str, Any]) -> list[tuple]:
     used = {k: v for k, v in params.items() if f"${k}" in sql}
     return ws.engine.execute(sql, used or None).fetchall()
@@ -109,40 +177,8 @@ def build_moments(ws: Workspace, settings: MomentsSettings | None = None) -> dic
     finally:
         e.execute("DROP TABLE IF EXISTS units")
     n = len(units)
-    touchpoints = sorted({t for _, t, _ in exposures})
-    reached = {t: np.zeros(n) for t in touchpoints}
-    failed = {t: np.zeros(n) for t in touchpoints}
-    for unit, touchpoint, was_failed in exposures:
-        reached[touchpoint][unit] = 1.0
-        failed[touchpoint][unit] = float(was_failed)
-    names, columns, meta = [], [], []
-    for t in touchpoints:
-        names.append(f"{t} reached")
-        columns.append(reached[t])
-        meta.append((t, "reached"))
-        if failed[t].any():
-            names.append(f"{t} failed")
-            columns.append(failed[t])
-            meta.append((t, "failed"))
-    value = np.zeros(n)
-    orders = np.zeros(n)
-    lifetime = np.zeros(n)
-    tenure = np.zeros(n)
-    for unit, revenue, n_orders, total, days in covariates:
-        value[unit], orders[unit], lifetime[unit], tenure[unit] = revenue, n_orders, total, days
-    value_bins, value_bin_names = quantile_bins(lifetime, 10, "customer value decile")
-    tenure_bins, tenure_bin_names = quantile_bins(tenure, 5, "tenure quintile")
-    covariate_matrix = np.column_stack(
-        [
-            np.log1p(value),
-            np.log1p(orders),
-            np.log1p(lifetime),
-            tenure / 365.0,
-            relational,
-            value_bins,
-            tenure_bins,
-        ]
-    )
+    names, columns, meta = condition_columns(exposures, n)
+    covariate_matrix, covariate_names, value = customer_covariates(covariates, relational)
     threshold = np.quantile(value, 1 - settings.high_value_share) if n else 0.0
     high_value = value >= threshold if threshold > 0 else None
     effects = (
@@ -153,15 +189,7 @@ def build_moments(ws: Workspace, settings: MomentsSettings | None = None) -> dic
             names=names,
             high_value=high_value,
             min_exposed=settings.min_exposed,
-            covariate_names=[
-                "log revenue before",
-                "log orders before",
-                "log customer value",
-                "tenure (years)",
-                "about the relationship",
-                *value_bin_names,
-                *tenure_bin_names,
-            ],
+            covariate_names=covariate_names,
         )
         if columns
         else []
