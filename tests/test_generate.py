@@ -151,7 +151,8 @@ def test_same_seed_gives_identical_bytes_and_another_seed_does_not(tmp_path: Pat
     b = generate(tmp_path / "b", people=400, seed=3)
     c = generate(tmp_path / "c", people=400, seed=4)
     assert _bytes(a.out_dir) == _bytes(b.out_dir)
-    assert len(_bytes(a.out_dir)) == len(KINDS) + 13
+    # + 13 truth files, + the content files (3) and their truth (content.py)
+    assert len(_bytes(a.out_dir)) == len(KINDS) + 13 + 4
     assert a.files["customers"].read_bytes() != c.files["customers"].read_bytes()
     assert a.files["events"].read_bytes() != c.files["events"].read_bytes()
 
