@@ -67,6 +67,8 @@ def test_ingest_fires_the_triggers_once_and_reingesting_fires_nothing(fired, dat
     assert summary["sent"] > 0 and summary["holdout"] > 0
     assert summary["skipped_by_reason"]["no marketing consent"] > 0
     assert summary["skipped_by_reason"]["not a loyalty member"] > 0  # nobody is enrolled
+    # Review requests go through the advocacy ladder, switched off here: refused, with why.
+    assert summary["skipped_by_reason"]["advocacy ladder: disabled"] > 0
     with ProgramStore.open(ws.path) as store, store.read() as conn:
         logged = conn.execute(sa.select(sa.func.count()).select_from(action_log)).scalar_one()
         messages = conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar_one()

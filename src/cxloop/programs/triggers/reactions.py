@@ -96,7 +96,7 @@ def _fire(
     if not matched:
         return {"trigger_candidates": 0}
     register_state(ws.engine, read_state(store, [r.name for r in rules], config.triggers, now))
-    decisions = judge(ws.engine, config.triggers)
+    decisions = through_the_ladder(ws, store, judge(ws.engine, config.triggers), now)
     summary = act(
         store,
         decisions,
@@ -107,6 +107,29 @@ def _fire(
         expiry_months=config.loyalty.expiry_months or None,
     )
     return {"trigger_candidates": matched, **summary}
+
+
+def through_the_ladder(
+    ws: Workspace, store: ProgramStore, decisions: list[Any], now: datetime
+) -> list[Any]:
+    """A review request is an advocacy ask: the advocacy program's ladder (eligibility,
+    cool-downs, never a detractor) has the last word; its refusal is logged as the reason."""
+    if not any(d.outcome == "sent" and d.action == "review_request" for d in decisions):
+        return decisions
+    from dataclasses import replace
+
+    from cxloop.programs.advocacy import issue_ask
+
+    out = []
+    for d in decisions:
+        if d.outcome == "sent" and d.action == "review_request":
+            answer = issue_ask(
+                store, ws, d.profile_id, "review", source=f"trigger:{d.trigger}", at=now
+            )
+            if not answer.issued and not answer.replayed:
+                d = replace(d, outcome="skipped", reason=f"advocacy ladder: {answer.reason}")
+        out.append(d)
+    return out
 
 
 def open_store(ws: Workspace) -> ProgramStore:

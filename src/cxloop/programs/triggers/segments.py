@@ -106,7 +106,9 @@ def run_scheduled(
     )
     ws.engine.con.unregister("__trigger_scheduled")
     register_state(ws.engine, read_state(store, [r.name for r in rules], config.triggers, now))
-    decisions = judge(ws.engine, config.triggers)
+    from cxloop.programs.triggers.reactions import through_the_ladder
+
+    decisions = through_the_ladder(ws, store, judge(ws.engine, config.triggers), now)
     summary = act(
         store,
         decisions,
