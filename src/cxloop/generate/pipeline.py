@@ -9,6 +9,7 @@ import numpy as np
 
 from cxloop.generate.content import write_content
 from cxloop.generate.dirty import Reject, make_dirty
+from cxloop.generate.fraud import add_planted, plant_referral_fraud, write_fraud_truth
 from cxloop.generate.settings import FileFormat, GeneratorSettings
 from cxloop.generate.tables import Export, export_tables
 from cxloop.generate.truth import write_truth
@@ -78,12 +79,17 @@ def generate_with(
         )  # fmt: skip
         rejects += planted
 
+    fraud = plant_referral_fraud(world, tables)  # none unless asked for: no row moves
+    if fraud is not None:
+        add_planted(tables, fraud)
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {kind: write_table(tables[kind], out_dir, kind, settings.file_format) for kind in KINDS}
     rows = {kind: tables[kind].num_rows for kind in KINDS}
     report("files", 0.95)
     truth_dir = out_dir / "truth"
     write_truth(truth_dir, world, export, originals, rejects, export.duplicate_events, rows)
+    if fraud is not None:
+        write_fraud_truth(truth_dir, fraud)
     content = write_content(out_dir, truth_dir, world)
     report("done", 1.0)
     return GeneratedData(

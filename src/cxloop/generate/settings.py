@@ -197,6 +197,11 @@ class GeneratorSettings:
     """Share of voice of Northwind, Contoso, Fabrikam."""
     known_author_share: float = 0.20
     """Northwind mentions written by a known customer (their CRM id is given)."""
+    planted_self_referrals: int = 0
+    """Self-referrals planted (a referrer's own second account converts with their code), with
+    their truth in `truth/referral_fraud.csv`; 0 leaves every other row as it was."""
+    planted_rings: int = 0
+    """Referral rings planted (3 to 5 new accounts sharing a drop address or a payment card)."""
 
     # -- export artefacts --------------------------------------------------------------------
     duplicate_event_share: float = 0.0005
@@ -216,6 +221,8 @@ class GeneratorSettings:
             raise ValueError("value_effect must be in [0, person_effect_sd]")
         if len(self.lounge_share_by_value_quintile) != 5 or self.lounge_visit_days <= 0:
             raise ValueError("lounge shares need five quintiles and a positive visit gap")
+        if self.planted_self_referrals < 0 or self.planted_rings < 0:
+            raise ValueError("planted_self_referrals and planted_rings must be >= 0")
         if len(self.competitors) != 2 or len(self.brand_shares) != 3:
             raise ValueError("the world has our brand and exactly two competitors")
         self._check_personas()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from cxloop.reactions import LoadedRows
     from cxloop.workspace import Workspace
 
+#: Ledger writers at once (see `reward_feedback`).
+WRITERS = 8
 _KINDS = frozenset({"feedback", "orders", "referrals", "customers"})
 _LOCK = threading.Lock()
 _LEDGERS: dict[tuple[str, str, int | None], Ledger] = {}
@@ -61,7 +64,7 @@ def program_ledger(ws: Workspace) -> Ledger:
     with _LOCK:
         ledger = _LEDGERS.get(key)
         if ledger is None:
-            store = ProgramStore.open(ws.path, url or None, pool_size=4)
+            store = ProgramStore.open(ws.path, url or None, pool_size=WRITERS)
             ledger = _LEDGERS[key] = Ledger(store, expiry_months=months)
         return ledger
 
@@ -102,16 +105,26 @@ def reward_feedback(
     for profile_id, source, response_id, submitted_at, public, text in rows:
         at = submitted_at.replace(tzinfo=UTC)
         answered.setdefault(profile_id, at)
-        if not is_public_review(public, text):
-            continue
-        reference = f"{source}:{response_id}"
-        reviewed.setdefault(profile_id, (at, reference))
-        outcome = reward_act(
+        if is_public_review(public, text):
+            reviewed.setdefault(profile_id, (at, f"{source}:{response_id}"))
+    reviews = [
+        (profile_id, f"{source}:{response_id}")
+        for profile_id, source, response_id, _, public, text in rows
+        if is_public_review(public, text)
+    ]
+
+    def pay(review: tuple[str, str]) -> bool:
+        profile_id, reference = review
+        return reward_act(
             ledger, settings, act_key=f"review:{reference}", act="review",
             profile_id=profile_id, points=settings.review_points,
             reason=f"public review {reference}", source_type="review", source_id=reference,
-        )  # fmt: skip
-        counts["reviews_rewarded"] += outcome.status == "rewarded"
+        ).status == "rewarded"  # fmt: skip
+
+    # Several writers at once: PostgreSQL runs them in parallel and the embedded store
+    # commits them together (one fsync for several rewards), as the loyalty sync does.
+    with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="advocacy") as pool:
+        counts["reviews_rewarded"] = sum(pool.map(pay, reviews))
     for ask, done in (("review", {p: v[0] for p, v in reviewed.items()}), ("survey", answered)):
         for profile_id, ask_id in open_asks(ledger.store, sorted(done), ask).items():
             _, _, new = record_completion(ledger.store, ask_id, at=done[profile_id])
