@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from cxloop.cli import architecture_cmd, loop_cmd
+from cxloop.cli.advocacy_cmd import advocacy_app
 from cxloop.cli.cases_cmd import cases_app
 from cxloop.cli.content_cmd import content_app
 from cxloop.cli.keys_cmd import keys_app
@@ -28,6 +29,7 @@ app = typer.Typer(
 app.add_typer(keys_app, name="keys")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(loyalty_app, name="loyalty")
+app.add_typer(advocacy_app, name="advocacy")
 app.command("architecture")(architecture_cmd.architecture)
 app.add_typer(cases_app, name="cases")
 app.add_typer(loop_cmd.triggers_app, name="triggers")
