@@ -31,11 +31,11 @@ def planted(tmp_path_factory):
     out = tmp_path_factory.mktemp("advocacy-data")
     settings = replace(GeneratorSettings(people=PEOPLE, seed=11), planted_self_referrals=24,
                        planted_rings=4)  # fmt: skip
-    generate_with(out, settings)
+    data = generate_with(out, settings)
     ws = cxloop.Workspace.init(tmp_path_factory.mktemp("advocacy-ws") / "ws", brand="Northwind",
                                competitors=["Contoso", "Fabrikam"])  # fmt: skip
     enable_advocacy(ws)
-    report = ws.ingest(sorted(out.glob("*.csv")))
+    report = ws.ingest(list(data.files.values()))
     assert all(r.ok for r in report.reactions), [r.error for r in report.reactions]
     yield ws, out
     close_ledgers()
@@ -66,10 +66,8 @@ def test_planted_promoters_top_the_potential_advocates(planted):
         people = {r["person_id"]: r for r in csv.DictReader(f)}
     with open(out / "truth" / "record_person.csv", encoding="utf-8") as f:
         person_of = {(r["source"], r["customer_id"]): r["person_id"] for r in csv.DictReader(f)}
-    profile_person = {
-        p: person_of.get((s, c))
-        for p, s, c in ws.engine.fetchall("SELECT profile_id, source, customer_id FROM profile_records")
-    }  # fmt: skip
+    records = ws.engine.fetchall("SELECT profile_id, source, customer_id FROM profile_records")
+    profile_person = {p: person_of.get((s, c)) for p, s, c in records}
     doc = advocacy_report(ws, program_ledger(ws), ws.config.advocacy, limit=50)
     top = [profile_person.get(p["profile_id"]) for p in doc["potential_advocates"]["top"]]
     top = [people[p] for p in top if p in people]
