@@ -189,3 +189,24 @@ def test_cli_lift_json_and_table(planted) -> None:
     assert table.returncode == 0 and "Getting-started video" in table.stdout
     bad = run_cli("content", "status", str(workspace), "C005", "published")
     assert bad.returncode == 2 and "idea -> published is not allowed" in bad.stderr
+
+
+def test_value_framework_finds_the_planted_association(planted) -> None:
+    """C002 (personal value) is opened mostly by high-value customers (value quintile drives
+    the chance, `generate/content.py`): the framework must show its viewers' higher order
+    value as an association, with its interval, while reporting levels without contrast as
+    not estimable rather than as zero."""
+    from cxloop.experience.value import build_value_framework
+
+    workspace, _ = planted
+    with cxloop.Workspace.open(workspace) as ws:
+        doc = build_value_framework(ws)
+    levels = {(lv["value_level"], lv["via"]): lv for lv in doc["levels"]}
+    personal = levels[("personal", "content")]
+    assert personal["order_value"]["significant"] and personal["order_value"]["effect"] > 0
+    assert personal["order_value"]["ci_low"] > 0
+    assert personal["exposed"] > 0
+    functional = levels[("functional", "content")]  # no functional asset was opened
+    assert functional["exposed"] == 0 and functional["order_value"]["effect"] is None
+    assert "too few rows" in functional["order_value"]["note"]
+    assert any("price sensitivity is not measured" in n for n in doc["notes"])

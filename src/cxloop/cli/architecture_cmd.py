@@ -122,3 +122,34 @@ def render_architecture(doc: dict[str, Any]) -> None:
         out.print("No gaps.")
     for note in doc["notes"]:
         out.print(f"note: {note}")
+    if doc.get("value_framework"):
+        render_value_framework(doc["value_framework"])
+
+
+def _assoc(x: dict[str, Any], scale: float = 1.0, unit: str = "") -> str:
+    if x["effect"] is None:
+        return ""
+    mark = " *" if x["significant"] else ""
+    return (
+        f"{scale * x['effect']:+,.2f}{unit} [{scale * x['ci_low']:+,.2f}, "
+        f"{scale * x['ci_high']:+,.2f}]{mark} (naive {scale * x['naive_effect']:+,.2f})"
+    )
+
+
+def render_value_framework(vf: dict[str, Any]) -> None:
+    rows = [
+        [lv["value_level"], lv["via"], lv["exposed"], _assoc(lv["order_value"]),
+         _assoc(lv["referred"], 100, " pp")]
+        for lv in vf["levels"]
+    ]  # fmt: skip
+    out.print(
+        table(
+            f"The value framework ({vf['customers']:,} customers who bought; adjusted for "
+            "orders, tenure and activity; * = q < 0.05)",
+            ["value level", "via", "exposed", "order value difference", "referral rate"],
+            rows,
+            text_columns=2,
+        )
+    )
+    for note in vf["notes"]:
+        out.print(f"note: {note}")

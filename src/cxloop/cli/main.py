@@ -11,6 +11,7 @@ import typer
 
 from cxloop.cli import architecture_cmd, loop_cmd
 from cxloop.cli.advocacy_cmd import advocacy_app
+from cxloop.cli.benchmarks_cmd import benchmarks_app
 from cxloop.cli.cases_cmd import cases_app
 from cxloop.cli.content_cmd import content_app
 from cxloop.cli.keys_cmd import keys_app
@@ -36,6 +37,7 @@ app.add_typer(loop_cmd.triggers_app, name="triggers")
 app.command("worker")(loop_cmd.worker)
 app.command("outbox")(loop_cmd.outbox)
 app.add_typer(content_app, name="content")
+app.add_typer(benchmarks_app, name="benchmarks")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document on stdout.")]
 WsArg = Annotated[Path, typer.Argument(help="Workspace folder.")]

@@ -70,6 +70,10 @@ def render(doc: dict[str, Any], console: Console) -> None:
                 [[g["goal"], g["period"], g["value"], g["gap"], g["status"]] for g in doc["goals"]],
             )
         )
+    if doc.get("benchmarks"):
+        from cxloop.cli.benchmarks_view import benchmarks_table
+
+        console.print(benchmarks_table(doc["benchmarks"]))
     if doc["breakdown"]:
         shown = ["nps", "nps_transactional", "ces", "csat", "revenue", "retention_rate"]
         from cxloop.analytics.scorecard.metrics import BY_NAME

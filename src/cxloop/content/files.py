@@ -25,6 +25,7 @@ from cxloop.content.assets import (
     VALUE_LEVELS,
     ContentError,
 )
+from cxloop.errors import CxloopError
 
 REQUIRED = ("content_id", "title", "type", "moment", "value_level", "status")
 OPTIONAL = ("persona", "owner", "created_at", *STATUS_DATES.values())
@@ -76,7 +77,7 @@ def read_catalogue(path: Path, *, timezone: str = "UTC") -> list[AssetRow]:
     elif name.endswith((".jsonl", ".ndjson")):
         records = _jsonl_records(path, text)
     elif name.endswith(".json"):
-        records = _json_records(path, text)
+        records = json_array_records(path, text)
     else:
         raise ContentError(f"{path}: unknown extension (expected .csv, .json or .jsonl)")
     problems: list[str] = []
@@ -153,12 +154,13 @@ def _jsonl_records(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
     return out
 
 
-def _json_records(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
-    """An array of objects, each with the line its `{` is on (raw_decode gives offsets)."""
+def json_array_records(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
+    """The elements of a JSON array, each with the line it starts on (`raw_decode` gives
+    offsets; `json.loads` would give none). Bad JSON is one error with its line and column."""
     decoder = json.JSONDecoder()
     i = _skip(text, 0)
     if i >= len(text) or text[i] != "[":
-        raise ContentError(f"{path}, line 1: expected a JSON array of objects")
+        raise CxloopError(f"{path}, line 1: expected a JSON array of objects")
     i = _skip(text, i + 1)
     out = []
     while i < len(text) and text[i] != "]":
@@ -166,7 +168,7 @@ def _json_records(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
         try:
             value, end = decoder.raw_decode(text, i)
         except json.JSONDecodeError as exc:
-            raise ContentError(
+            raise CxloopError(
                 f"{path}, line {exc.lineno}, column {exc.colno}: bad JSON ({exc.msg})"
             ) from None
         out.append((line, value))

@@ -47,7 +47,11 @@ def build_architecture(
             f"{ws.path}: no architecture.toml (write a documented example with "
             f"`cxloop architecture {ws.path} --example`)"
         )
-    return inventory(ws, architecture, outcome=outcome, window_days=window_days)
+    from cxloop.experience.value import build_value_framework
+
+    doc = inventory(ws, architecture, outcome=outcome, window_days=window_days)
+    doc["value_framework"] = build_value_framework(ws)
+    return doc
 
 
 def inventory(
@@ -85,7 +89,13 @@ def inventory(
             }
         )
         gaps += _moment_gaps(moment, f, answers.get(moment.name, {}), owners)
-    gaps += _pivotal_gaps(architecture, pivotal["moments"])
+    from cxloop.content.queries import content_only_touchpoints_sql
+
+    # Touchpoints that only carry content interactions are measured by `cxloop content lift`.
+    content_only = {r[0] for r in ws.engine.fetchall(content_only_touchpoints_sql())}
+    gaps += _pivotal_gaps(
+        architecture, [m for m in pivotal["moments"] if m["touchpoint"] not in content_only]
+    )
     return {
         "file": str(architecture.path),
         "outcome": outcome,

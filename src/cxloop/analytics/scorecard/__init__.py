@@ -1,7 +1,8 @@
 """The composite CX scorecard: advocacy, ease, satisfaction, economic and social value.
 
 `build_scorecard(workspace, scope)` returns the JSON document of `cxloop scorecard --json`:
-`{"period", "by", "since", "until", "metrics", "trend", "breakdown", "goals", "notes"}`.
+`{"period", "by", "since", "until", "metrics", "trend", "breakdown", "goals", "notes",
+"benchmarks"}`.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def build_scorecard(
     ]
     today = today or datetime.now(UTC).date()
     goals = [evaluate(parse_goal(g), trend, today=today) for g in settings.goals]
-    return {
+    doc = {
         "period": scope.period.value,
         "by": scope.by,
         "since": scope.since.isoformat() if scope.since else None,
@@ -101,6 +102,10 @@ def build_scorecard(
         "units": {m.name: m.unit for m in METRICS},
         "higher_is_better": {m.name: m.higher_is_better for m in METRICS},
     }
+    from cxloop.analytics.benchmarks import scorecard_benchmarks
+
+    doc["benchmarks"] = scorecard_benchmarks(ws, doc)  # external figures, docs/metrics.md
+    return doc
 
 
 def _period_end(period: Period, start: date) -> date:

@@ -1,0 +1,156 @@
+"""The value framework measured: do experiences at each level of customer value go with
+commercially productive behaviour?
+
+The research behind cxloop names three levels of value an experience can create —
+functional (it works), personal (the customer feels recognised), catalytic (it helps them
+reach a goal of their own) — and expects the higher levels to drive paying a premium and
+referring others. Here, per customer who bought: exposure to a level is having opened a
+content asset tagged with it, or having reached a moment of `architecture.toml` that plans an
+experience at it. For each outcome —
+
+- `order_value`: the customer's mean completed order value (premium behaviour);
+- `referred`: 1 when the customer made at least one referral —
+
+one least-squares regression on the six exposures (three levels, each via content and via
+moments) and the customer's activity (log orders,
+tenure in years, log events), HC1 intervals, the naive difference beside each, and
+Benjamini-Hochberg q-values across the twelve tests (`analytics/moments/effects.py`). The data
+contract has no discount or list price on orders, so price sensitivity is not measured (the
+document says so). These are associations: a customer who reaches more moments is also a
+more engaged one, which the activity covariates only partly capture.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cxloop.analytics import stats
+from cxloop.analytics.moments.effects import ALPHA, estimate_effects
+from cxloop.experience.architecture import VALUE_LEVELS, load_architecture
+
+if TYPE_CHECKING:
+    from cxloop.workspace import Workspace
+
+LEVELS_TABLE = "value_level_sources"
+SOURCES = ("content", "moments")
+EXPOSURES = tuple((level, via) for level in VALUE_LEVELS for via in SOURCES)
+"""One exposure per level and source: opened content tagged with the level, or reached a
+moment that plans an experience at it (kept apart: nearly every buyer reaches checkout)."""
+MIN_EXPOSED = 30
+
+
+def customers_sql() -> str:
+    """Per profile with a completed order: orders, mean order value, tenure, events, whether
+    they referred anyone, and their exposure to each value level (0/1)."""
+    levels = ",\n       ".join(
+        f"max(CASE WHEN x.value_level = '{level}' AND x.via = '{via}' THEN 1 ELSE 0 END) "
+        f"AS {level}_{via}"
+        for level, via in EXPOSURES
+    )
+    return f"""
+WITH buyers AS (
+    SELECT l.profile_id, count(*) AS orders, avg(CAST(o.amount AS DOUBLE)) AS order_value,
+           date_diff('day', min(o.ordered_at), max(o.ordered_at)) AS tenure_days
+    FROM orders o
+    JOIN profile_links l ON l.kind = 'orders' AND l.source = o.source AND l.id = o.order_id
+    WHERE o.status = 'completed' AND l.profile_id IS NOT NULL
+    GROUP BY l.profile_id
+), referrers AS (
+    SELECT DISTINCT l.profile_id FROM referrals r
+    JOIN profile_links l ON l.kind = 'referrer' AND l.source = r.source AND l.id = r.referral_id
+    WHERE l.profile_id IS NOT NULL
+), activity AS (
+    SELECT profile_id, count(*) AS events FROM profile_events
+    WHERE profile_id IS NOT NULL GROUP BY profile_id
+), touched AS (
+    SELECT DISTINCT e.profile_id, s.value_level, 'moments' AS via
+    FROM profile_events e JOIN {LEVELS_TABLE} s ON s.kind = 'touchpoint' AND s.name = e.touchpoint
+    UNION
+    SELECT DISTINCT l.profile_id, s.value_level, 'content' AS via
+    FROM events e
+    JOIN profile_links l ON l.kind = 'events' AND l.source = e.source AND l.id = e.event_id
+    JOIN {LEVELS_TABLE} s ON s.kind = 'content'
+     AND s.name = json_extract_string(e.properties, '$.content_id')
+)
+SELECT b.profile_id, b.orders, b.order_value, b.tenure_days, coalesce(a.events, 0) AS events,
+       CASE WHEN r.profile_id IS NULL THEN 0 ELSE 1 END AS referred,
+       {levels}
+FROM buyers b LEFT JOIN referrers r USING (profile_id) LEFT JOIN activity a USING (profile_id)
+LEFT JOIN touched x USING (profile_id)
+GROUP BY ALL
+ORDER BY b.profile_id"""
+
+
+def build_value_framework(ws: Workspace) -> dict[str, Any]:
+    """Association of each value level with order value and referrals (module docstring)."""
+    from cxloop.content.lift import catalogue_assets
+
+    ws.profiles.ensure_current()
+    notes = [
+        "price sensitivity is not measured: the data contract's orders carry no discount or "
+        "list price"
+    ]
+    sources: list[tuple[str, str, str]] = []
+    architecture = load_architecture(ws.path)
+    if architecture is None:
+        notes.append("no architecture.toml: exposure comes from content only")
+    else:
+        for m in architecture.moments:
+            for x in m.experiences:
+                sources += [("touchpoint", t, x.value_level) for t in m.touchpoints]
+    assets = catalogue_assets(ws) or []
+    if not assets:
+        notes.append("no content catalogue: exposure comes from the architecture only")
+    sources += [("content", a.content_id, a.value_level) for a in assets]
+    e = ws.engine
+    e.execute(
+        f"CREATE OR REPLACE TEMP TABLE {LEVELS_TABLE} "
+        "(kind VARCHAR, name VARCHAR, value_level VARCHAR)"
+    )
+    try:
+        for row in sorted(set(sources)):
+            e.execute(f"INSERT INTO {LEVELS_TABLE} VALUES (?, ?, ?)", list(row))
+        rows = e.fetchall(customers_sql())
+    finally:
+        e.execute(f"DROP TABLE IF EXISTS {LEVELS_TABLE}")
+    doc: dict[str, Any] = {"customers": len(rows), "levels": [], "notes": notes}
+    if len(rows) < 2 * MIN_EXPOSED:
+        notes.append(f"only {len(rows)} customers with a completed order: too few")
+        return doc
+    data = np.array([r[1:] for r in rows], dtype=float)
+    orders, order_value, tenure, events, referred = data[:, :5].T
+    exposure = data[:, 5:]
+    covariates = np.column_stack([np.log1p(orders), tenure / 365.0, np.log1p(events)])
+    names = ["log orders", "tenure (years)", "log events"]
+    results = {}
+    labels = [f"{level} via {via}" for level, via in EXPOSURES]
+    for outcome, y in (("order_value", order_value), ("referred", referred)):
+        results[outcome] = estimate_effects(
+            y, exposure, covariates, names=labels, covariate_names=names,
+            min_exposed=MIN_EXPOSED,
+        )  # fmt: skip
+    keys = [(o, j) for j in range(len(EXPOSURES)) for o in results]
+    p = [results[o][j].p_value for o, j in keys]
+    q = stats.benjamini_hochberg([np.nan if v is None else v for v in p])
+    q_of = {key: (float(v) if np.isfinite(v) else None) for key, v in zip(keys, q, strict=True)}
+    for j, (level, via) in enumerate(EXPOSURES):
+        n1 = int(exposure[:, j].sum())
+        entry: dict[str, Any] = {
+            "value_level": level, "via": via, "exposed": n1, "unexposed": len(rows) - n1,
+        }  # fmt: skip
+        for outcome in results:
+            d = results[outcome][j].to_dict()
+            qv = q_of[(outcome, j)]
+            entry[outcome] = {
+                key: d[key]
+                for key in ("effect", "ci_low", "ci_high", "p_value", "naive_effect",
+                            "naive_ci_low", "naive_ci_high", "model", "note")
+            }  # fmt: skip
+            entry[outcome]["q_value"] = qv
+            entry[outcome]["significant"] = bool(
+                qv is not None and qv < ALPHA and d["effect"] is not None
+            )
+        doc["levels"].append(entry)
+    return doc
