@@ -42,6 +42,7 @@ CXLOOP = str(BIN / "cxloop")
 # Bytes of disk a million people need (Parquet input + workspace + spill), measured at 1 M
 # with headroom; the run refuses to start without it rather than fill the disk half-way.
 DISK_PER_MILLION = 8 * 1024**3
+COMPETITORS = ("--competitor", "Contoso", "--competitor", "Fabrikam")
 ANALYSES = ("scorecard", "moments", "clv", "segments")
 
 
@@ -118,8 +119,7 @@ def measure_size(people: int, args: argparse.Namespace, record: list[Step]) -> N
             return
     if not step(
         "init",
-        [CXLOOP, "init", str(ws), "--brand", "Northwind"]
-        + ["--competitor", "Contoso", "--competitor", "Fabrikam"],
+        [CXLOOP, "init", str(ws), "--brand", "Northwind", *COMPETITORS],
     ):
         return
     if args.memory_limit:

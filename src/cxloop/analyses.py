@@ -177,6 +177,16 @@ def profiles_summary(ws: Workspace, *, rebuild: bool = False) -> dict[str, Any]:
     return ws.profiles.summary().to_dict()
 
 
+def profiles_review(ws: Workspace, *, limit: int = 50) -> list[dict[str, Any]]:
+    """Borderline probabilistic matches for clerical review, most probable first."""
+    return ws.profiles.review(limit=limit)
+
+
+def profiles_train(ws: Workspace) -> dict[str, Any]:
+    """Train the probabilistic matching model again (saved in the workspace) and rebuild."""
+    return ws.profiles.train_matching()
+
+
 def profile(ws: Workspace, key: str) -> dict[str, Any] | None:
     """One profile with its records, identifiers, links and timeline; None if none matches."""
     ws.profiles.ensure_current()

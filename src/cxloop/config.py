@@ -63,6 +63,26 @@ class IdentitySettings:
         "info",
     )
     probabilistic: bool = False
+    # Probabilistic matching (docs/identity.md): a pair of records whose match probability
+    # reaches `match_threshold` is merged; pairs from `review_threshold` up to it are listed
+    # for clerical review (`cxloop profiles WS --review`) and never merged.
+    match_threshold: float = 0.95
+    review_threshold: float = 0.5
+    # Training: random record pairs for the u probabilities, and the seed of that sample.
+    training_pairs: int = 10_000_000
+    training_seed: int = 42
+
+    def validate(self, origin: str) -> None:
+        """Checks the types alone cannot make (called by WorkspaceConfig.validate)."""
+        if self.max_records_per_identifier < 2:
+            raise ConfigError(f"{origin}: [identity] max_records_per_identifier must be >= 2")
+        if not 0 < self.review_threshold <= self.match_threshold < 1:
+            raise ConfigError(
+                f"{origin}: [identity] needs 0 < review_threshold <= match_threshold < 1 "
+                f"(got {self.review_threshold} and {self.match_threshold})"
+            )
+        if self.training_pairs < 1000:
+            raise ConfigError(f"{origin}: [identity] training_pairs must be >= 1000")
 
 
 @dataclass(frozen=True)
@@ -584,8 +604,7 @@ class WorkspaceConfig:
                 f"{origin}: [programs] database_url must be empty (embedded store) or a "
                 "PostgreSQL URL like postgresql://user@host:5432/database"
             )
-        if self.identity.max_records_per_identifier < 2:
-            raise ConfigError(f"{origin}: [identity] max_records_per_identifier must be >= 2")
+        self.identity.validate(origin)
         self.loyalty.validate(origin)
         self.advocacy.validate(origin)
         self.cases.validate(origin)
@@ -684,8 +703,16 @@ max_records_per_identifier = 20
 # Local parts of emails that never identify a person (noreply@..., test@...).
 # placeholder_emails = ["noreply", "no-reply", "donotreply", "do-not-reply", "test", "none",
 #                       "null", "na", "n/a", "unknown", "info"]
-# Probabilistic matching on name, date of birth and address (added with the scale issue).
+# Probabilistic matching (Fellegi-Sunter, Splink) on name, date of birth, address and postcode,
+# email and phone, beside the rules above; the trained model is saved in identity_model.json.
 probabilistic = false
+# Pairs whose match probability reaches this are merged ...
+match_threshold = 0.95
+# ... pairs from this probability up to it are listed for review (cxloop profiles WS --review).
+review_threshold = 0.5
+# Training: random record pairs for the u probabilities, and the seed of that sample.
+training_pairs = 10000000
+training_seed = 42
 
 [ingest]
 # Files larger than this many bytes show a progress bar while loading.

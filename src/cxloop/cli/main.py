@@ -131,14 +131,31 @@ def profiles(
         ),
     ] = None,
     rebuild: Annotated[bool, typer.Option(help="Recompute profiles first.")] = False,
+    review: Annotated[
+        bool, typer.Option(help="List borderline probabilistic matches for clerical review.")
+    ] = False,
+    train: Annotated[
+        bool, typer.Option(help="Train the probabilistic matching model again, then rebuild.")
+    ] = False,
+    limit: Annotated[int, typer.Option(help="Pairs shown by --review.", min=1)] = 50,
     json_: JsonOpt = False,
 ) -> None:
     """Unified customer profiles: counts, merges by rule, or one profile with its timeline."""
     from cxloop import analyses
+    from cxloop.cli import identity_view
     from cxloop.workspace import Workspace
 
     with Workspace.open(workspace) as ws:
+        if train:
+            analyses.profiles_train(ws)
         summary = analyses.profiles_summary(ws, rebuild=rebuild)
+        if review:
+            pairs = analyses.profiles_review(ws, limit=limit)
+            if json_:
+                print_json({"review_pairs": summary["review_pairs"], "pairs": pairs})
+                return
+            identity_view.print_review(out, pairs, total=summary["review_pairs"])
+            return
         if lookup is not None:
             profile = analyses.profile(ws, lookup)
             if profile is None:
@@ -159,13 +176,16 @@ def profiles(
             ["merged records", summary["merged_records"]],
             *[[f"merged by {rule}", n] for rule, n in summary["by_rule"].items()],
             ["identifiers ignored (placeholders, shared devices)", summary["skipped_identifiers"]],
+            ["pairs awaiting review (--review)", summary["review_pairs"]],
         ]
         out.print(table("Unified profiles", ["", "count"], rows))
 
 
 def _print_profile(profile: dict) -> None:
     head = {
-        k: v for k, v in profile.items() if k not in {"records", "links", "timeline", "identifiers"}
+        k: v
+        for k, v in profile.items()
+        if k not in {"records", "links", "timeline", "identifiers", "matches"}
     }
     out.print(table(f"Profile {profile['profile_id']}", ["field", "value"], list(head.items())))
     out.print(
@@ -191,6 +211,10 @@ def _print_profile(profile: dict) -> None:
             [[x["rule"], x["from"], x["to"]] for x in profile["links"]],
         )
     )
+    if profile.get("matches"):
+        from cxloop.cli import identity_view
+
+        identity_view.print_pairs(out, "Probabilistic matches", profile["matches"])
     out.print(
         table(
             "Timeline (latest first)",

@@ -1,5 +1,6 @@
 """Identity resolution: joining source records into unified customer profiles.
 
-Deterministic rules today (`rules.py`); probabilistic matching (name, date of birth, address)
-adds edges to the same graph later, so clustering and profile ids do not change shape.
+Deterministic rules (same email, same phone, an anonymous id seen with a customer: `graph.py`)
+and, when switched on, probabilistic matching (`matching/`, a Fellegi–Sunter model run by
+Splink) add edges to one identity graph; profiles are its connected components.
 """

@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING, Any
 from cxloop.errors import CxloopError
 from cxloop.identity import graph
 from cxloop.identity.components import connected_components
+from cxloop.identity.matching import matcher
+from cxloop.identity.matching.review import profile_matches, review_pairs
 
 if TYPE_CHECKING:
     from cxloop.workspace import Workspace
 
 # The shape of the tables a build writes; a workspace built with another shape is rebuilt.
-PROFILES_SCHEMA = 2
+PROFILES_SCHEMA = 3
 
 PERSIST_SQL = [
     # Every node with its profile. A component's label is its smallest nid, and nids follow
@@ -39,6 +41,14 @@ PERSIST_SQL = [
     SELECT p.profile_id, e.a, e.b, e.rule FROM id_edges_named e
     JOIN profile_nodes p ON p.node = e.a""",
     """CREATE OR REPLACE TABLE identity_skipped AS SELECT * FROM id_skipped""",
+    # Scored record pairs of probabilistic matching (empty when it is off), with the profile
+    # each record ended in: merged pairs explain their edge, review pairs await a person.
+    """CREATE OR REPLACE TABLE identity_matches AS
+    SELECT m.status, m.reason, m.match_probability, m.match_weight, m.personal_weight,
+           m.agreeing, m.contributions, m.a, m.b, pa.profile_id AS profile_a,
+           pb.profile_id AS profile_b
+    FROM id_match_pairs m JOIN profile_nodes pa ON pa.node = m.a
+    JOIN profile_nodes pb ON pb.node = m.b""",
     """CREATE OR REPLACE TABLE profile_links AS
     SELECT r.kind, r.source, r.id, p.profile_id FROM id_refs r
     LEFT JOIN profile_nodes p ON p.node = coalesce(r.ref, r.email_node, r.anon_node)""",
@@ -78,6 +88,12 @@ PERSIST_SQL = [
 ]
 
 
+# Pairs for clerical review: in the band, not merged, and not already in one profile (the
+# rules or other matches joined them, so there is nothing left to decide).
+REVIEW_SQL = """SELECT * FROM identity_matches
+    WHERE status = 'review' AND profile_a <> profile_b"""
+
+
 @dataclass(frozen=True)
 class ProfileSummary:
     """Counts that describe the unified profiles (`cxloop profiles`)."""
@@ -90,6 +106,7 @@ class ProfileSummary:
     by_rule: dict[str, int]
     skipped_identifiers: int
     rounds: int
+    review_pairs: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -118,11 +135,13 @@ class Profiles:
         params = {k: v for k, v in self._params().items() if k in wanted}
         return self.engine.execute(sql, params or None)
 
-    def build(self) -> ProfileSummary:
+    def build(self, *, retrain: bool = False) -> ProfileSummary:
         """Recompute all profiles from the warehouse and link every record to one.
 
         Nothing is written unless the components converged (ConvergenceError otherwise), so
-        a failed build leaves the previous profiles in place.
+        a failed build leaves the previous profiles in place. With `[identity] probabilistic`
+        on, the saved matching model scores the records (trained first when there is none,
+        or again when `retrain`).
         """
         from cxloop.identity.normalize import phone_regions
 
@@ -141,6 +160,8 @@ class Profiles:
             )
             for sql in graph.PHASE1_SQL:
                 self._run(sql)
+                if sql is graph.RAW_EDGES_SQL:
+                    self._match(retrain=retrain)
             rounds = connected_components(e, "id_nodes", "id_edges", "id_labels")
             for sql in graph.PHASE2_SQL:
                 self._run(sql)
@@ -165,9 +186,29 @@ class Profiles:
                     [uuid.uuid4().hex],
                 )
         finally:
-            for table in graph.TEMP_TABLES:
+            for table in (*graph.TEMP_TABLES, *matcher.TEMP_TABLES):
                 e.execute(f"DROP TABLE IF EXISTS {table}")
         return self.summary()
+
+    def _match(self, *, retrain: bool) -> None:
+        """Probabilistic matching (when on): accepted pairs join the rules' edges."""
+        if not self.ws.config.identity.probabilistic:
+            self.engine.execute(matcher.EMPTY_PAIRS_SQL)
+            return
+        matcher.ProbabilisticMatcher(self.ws).score(retrain=retrain)
+        self.engine.execute(
+            "INSERT INTO id_raw_edges SELECT a, b, 'probabilistic' FROM id_match_pairs "
+            "WHERE status = 'match'"
+        )
+
+    def train_matching(self) -> dict[str, Any]:
+        """Fit the probabilistic matching model again and rebuild the profiles with it."""
+        if not self.ws.config.identity.probabilistic:
+            raise CxloopError(
+                "probabilistic matching is off: set [identity] probabilistic = true first"
+            )
+        self.build(retrain=True)
+        return matcher.ProbabilisticMatcher(self.ws).load_model() or {}
 
     @property
     def built(self) -> bool:
@@ -200,7 +241,7 @@ class Profiles:
         records, record_profiles = e.fetchone(
             "SELECT count(*), count(DISTINCT profile_id) FROM profile_records"
         )
-        by_rule = {rule: 0 for rule in ("email", "phone", "anonymous_id")}
+        by_rule = {rule: 0 for rule in ("email", "phone", "anonymous_id", "probabilistic")}
         # email/phone: identifier values that joined two or more nodes; anonymous_id: cookies
         # stitched to a known person.
         for rule, n in e.fetchall(
@@ -210,6 +251,10 @@ class Profiles:
             "FROM identity_edges WHERE rule = 'anonymous_id'"
         ):
             by_rule[rule] = int(n)
+        by_rule["probabilistic"] = int(
+            e.scalar("SELECT count(*) FROM identity_matches WHERE status = 'match'")
+        )
+        review = int(e.scalar(f"SELECT count(*) FROM ({REVIEW_SQL})"))
         skipped = e.scalar("SELECT count(*) FROM identity_skipped")
         rounds = int(e.scalar("SELECT value FROM meta WHERE key = 'profiles_rounds'") or 0)
         return ProfileSummary(
@@ -221,7 +266,13 @@ class Profiles:
             by_rule=by_rule,
             skipped_identifiers=int(skipped),
             rounds=rounds,
+            review_pairs=review,
         )
+
+    def review(self, *, limit: int = 100) -> list[dict[str, Any]]:
+        """Borderline pairs of probabilistic matching for clerical review (docs/identity.md)."""
+        self.ensure_current()
+        return review_pairs(self.engine, limit=limit)
 
     def lookup(self, key: str, *, timeline_limit: int = 50) -> dict[str, Any] | None:
         """One profile by profile id, `source:customer_id`, customer id, email or anonymous id.
@@ -300,6 +351,7 @@ class Profiles:
         for item in profile["identifiers"]:
             item["value"] = item["value"].replace("\x1f", ":")
         profile["links"] = [{"rule": r, "from": a, "to": b} for r, a, b in links]
+        profile["matches"] = profile_matches(e, profile_id)
         profile["timeline"] = [{"at": a, "what": w, "detail": d} for a, w, d in timeline]
         return profile
 
