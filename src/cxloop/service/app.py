@@ -30,7 +30,7 @@ from cxloop.contract.fastcheck import surely_valid
 from cxloop.contract.schema import KINDS, ColumnType, Kind
 from cxloop.errors import CxloopError, WorkspaceBusyError
 from cxloop.programs.errors import ProgramError
-from cxloop.service import advocacy_routes, content_routes, loyalty_routes
+from cxloop.service import advocacy_routes, cases_routes, content_routes, loyalty_routes
 from cxloop.service.auth import ADMIN, INGEST, READ, Principal, RateLimiter, require
 from cxloop.service.bodies import read_body
 from cxloop.service.keys import ROLES, KeyStore
@@ -81,6 +81,7 @@ def create_app(workspace: Path | str, *, wait: float = 30.0) -> FastAPI:
     app.include_router(loyalty_routes.router(), prefix="/v1")
     app.include_router(advocacy_routes.router(), prefix="/v1")
     app.include_router(content_routes.router(), prefix="/v1")
+    app.include_router(cases_routes.router(), prefix="/v1")
     _add_dashboard(app)
     _add_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes_of=lambda: _max_body(app))
