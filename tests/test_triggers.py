@@ -250,3 +250,128 @@ def test_quiet_hours_cross_midnight_in_the_customer_zone():
     # 21:30 UTC is 16:30 in New York: not quiet there.
     assert release_time(late, window, "America/New_York", "UTC") == late
     assert release_time(late, None, None, "UTC") == late
+
+
+# -- segment and schedule triggers, holdout measurement -------------------------------------
+SEGMENT_RULES = [
+    "new_promoters: segment promoter -> webhook crm",
+    "win_back: segment valuable_at_risk -> winback_offer",
+    "weekly_captives: schedule weekly segment=captive -> survey nps",
+    "past_support: event touchpoint=support_contact -> survey ces",
+    "past_points: order amount>=0 -> points 5",
+]
+DECIDED_AT = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)  # inside the generated window
+
+
+@pytest.fixture(scope="module")
+def scheduled(tmp_path_factory, data_files):
+    from cxloop import reactions
+
+    ws = loop_workspace(
+        tmp_path_factory.mktemp("ws") / "ws",
+        triggers={
+            "rules": SEGMENT_RULES,
+            "max_age_days": 0,
+            "quiet_hours": "",
+            "cap_messages": 0,
+            "holdout_percent": 30,
+            "webhooks": ["crm http://127.0.0.1:9/crm", "default http://127.0.0.1:9/hook"],
+        },
+    )
+    saved, reactions.REACTORS = reactions.REACTORS, ()
+    try:
+        ws.ingest(data_files)
+    finally:
+        reactions.REACTORS = saved
+    yield ws
+    ws.close()
+
+
+def test_segment_triggers_fire_on_entry_only_and_schedules_once_per_period(scheduled, tmp_path):
+    from cxloop.programs.triggers.segments import run_scheduled
+
+    ws = scheduled
+    monday = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    with ProgramStore.open(ws.path) as store:
+        first = run_scheduled(ws, store, now=monday)
+        assert first["seeded"] == ["new_promoters", "win_back"]  # the first look records, sends nothing
+        captives = first["candidates"]
+        assert captives > 0  # the schedule acts on every captive
+        again = run_scheduled(ws, store, now=monday.replace(hour=18))  # same week
+        assert again["decisions"] == 0
+        # Two detractors become promoters: they enter the segment.
+        detractors = ws.engine.fetchall(
+            "SELECT l.profile_id, any_value(f.customer_id), any_value(f.source) "
+            "FROM feedback f JOIN profile_links l ON l.kind = 'feedback' "
+            "AND l.source = f.source AND l.id = f.response_id "
+            "WHERE f.metric = 'nps' AND f.customer_id IS NOT NULL GROUP BY 1 "
+            "HAVING arg_max(f.score, f.submitted_at) <= 6 ORDER BY 1 LIMIT 2"
+        )
+        rows = "".join(
+            f"NEW{i},{customer},{source},2026-06-29T10:00:00Z,nps,10\n"
+            for i, (_, customer, source) in enumerate(detractors)
+        )
+        path = tmp_path / "feedback.csv"
+        path.write_text("response_id,customer_id,source,submitted_at,metric,score\n" + rows)
+        from cxloop import reactions
+
+        saved, reactions.REACTORS = reactions.REACTORS, ()
+        try:
+            ws.ingest([path])
+        finally:
+            reactions.REACTORS = saved
+        later = run_scheduled(ws, store, now=monday.replace(day=3))
+        with store.read() as conn:
+            entered = (
+                conn.execute(
+                    sa.select(action_log.c.profile_id).where(
+                        action_log.c.trigger == "new_promoters"
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert sorted(entered) == sorted(p for p, _, _ in detractors)
+        assert later["decisions"] == len(detractors)
+        next_week = run_scheduled(ws, store, now=datetime(2026, 3, 9, 12, 0, tzinfo=UTC))
+        assert next_week["candidates"] >= captives - 2  # a new period: the schedule acts again
+
+
+def test_outcome_against_the_holdout_matches_a_count_in_the_warehouse(scheduled):
+    from cxloop.programs.triggers.measure import holdout_report
+    from cxloop.programs.triggers.reactions import evaluate_loaded
+    from cxloop.reactions import LoadedRows
+
+    ws = scheduled
+    summary = evaluate_loaded(
+        ws,
+        [LoadedRows.everything("events"), LoadedRows.everything("orders")],
+        clock=lambda: DECIDED_AT,
+    )
+    assert summary["holdout"] > 0
+    with ProgramStore.open(ws.path) as store:
+        report = holdout_report(ws, store, now=datetime(2026, 3, 1, tzinfo=UTC))
+        with store.read() as conn:
+            decided = conn.execute(
+                sa.select(action_log.c.action, action_log.c.outcome, action_log.c.profile_id).where(
+                    action_log.c.trigger == "past_support",
+                    action_log.c.outcome.in_(["sent", "holdout"]),
+                )
+            ).all()
+    [survey] = [a for a in report["actions"] if a["action"] == "survey"]
+    bought = {
+        r[0]
+        for r in ws.engine.fetchall(
+            "SELECT DISTINCT l.profile_id FROM orders o JOIN profile_links l "
+            "ON l.kind = 'orders' AND l.source = o.source AND l.id = o.order_id "
+            "WHERE coalesce(o.status, 'completed') = 'completed' "
+            "AND o.ordered_at > TIMESTAMP '2026-01-01 12:00:00' "
+            "AND o.ordered_at <= TIMESTAMP '2026-01-31 12:00:00'"
+        )
+    }
+    for group in ("sent", "holdout"):
+        profiles = [p for a, o, p in decided if a == "survey" and o == group]
+        assert survey[group]["n"] == len(profiles) > 0
+        assert survey[group]["converted"] == sum(p in bought for p in profiles)
+    assert survey["lift"] is not None
+    assert survey["lift"]["ci_low"] <= survey["lift"]["value"] <= survey["lift"]["ci_high"]

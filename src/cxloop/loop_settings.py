@@ -377,6 +377,12 @@ class TriggersSettings:
                     f"{where} rules: {rule.text!r} posts to webhook {rule.argument!r}, "
                     "which [triggers] webhooks does not name"
                 )
+        outbound = [r for r in rules if r.marketing and r.action != "webhook"]
+        if hooks and outbound and "default" not in hooks:
+            raise ConfigError(
+                f'{where} rules: {outbound[0].text!r} posts to the "default" webhook, which '
+                "[triggers] webhooks does not name"
+            )
         if cases is not None and cases.follow_up and hooks and cases.follow_up_webhook not in hooks:
             raise ConfigError(
                 f"{origin}: [cases] follow_up_webhook {cases.follow_up_webhook!r} is not in "

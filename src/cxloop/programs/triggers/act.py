@@ -56,10 +56,13 @@ def read_state(
             )
             .group_by(action_log.c.profile_id)
         ).all()
+        # The complaint's time is the answer's (a case about an old answer loaded late is
+        # an old complaint); a case opened by a trigger has no answer: its opening time.
+        complained_at = sa.func.coalesce(cases.c.answered_at, cases.c.opened_at)
         complaints = (
             conn.execute(
                 sa.select(cases.c.profile_id)
-                .where(cases.c.opened_at >= since_complaint, cases.c.profile_id.is_not(None))
+                .where(complained_at >= since_complaint, cases.c.profile_id.is_not(None))
                 .distinct()
             )
             .scalars()
