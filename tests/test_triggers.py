@@ -294,7 +294,8 @@ def test_segment_triggers_fire_on_entry_only_and_schedules_once_per_period(sched
     monday = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
     with ProgramStore.open(ws.path) as store:
         first = run_scheduled(ws, store, now=monday)
-        assert first["seeded"] == ["new_promoters", "win_back"]  # the first look records, sends nothing
+        # The first look at a segment records its members and sends nothing.
+        assert first["seeded"] == ["new_promoters", "win_back"]
         captives = first["candidates"]
         assert captives > 0  # the schedule acts on every captive
         again = run_scheduled(ws, store, now=monday.replace(hour=18))  # same week
