@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+import cxloop
 from cxloop.generate import generate
 from cxloop.loop_settings import CasesSettings, TriggersSettings
 from cxloop.programs.cases import Cases, InvalidTransition, UnknownCase
@@ -16,8 +17,8 @@ from cxloop.programs.cases.routing import CaseDraft
 from cxloop.programs.closed_loop_tables import action_log, cases, outbox
 from cxloop.programs.store import ProgramStore
 from tests.conftest import run_cli
-from tests.loop_helpers import loop_workspace
-from tests.programs_db import program_store  # noqa: F401
+from tests.loop_helpers import loop_workspace, set_settings
+from tests.programs_db import postgres_url, program_store  # noqa: F401
 
 # Detractor bands of the default routing rules (docs/cases.md#routing).
 DETRACTOR_SQL = """
@@ -256,3 +257,40 @@ def test_cli_list_assign_resolve_and_report(loaded, tmp_path):
     assert set(effect) >= {"followed_up", "not_followed_up", "difference"}
     text = run_cli("cases", "report", path)
     assert "Backlog by team" in text.stdout
+
+
+def test_routing_and_triggers_write_to_postgresql_once(tmp_path, data_files, postgres_url):  # noqa: F811
+    """The same reactor with `[programs] database_url` on a real PostgreSQL server."""
+    from cxloop.programs.triggers.reactions import evaluate_loaded
+    from cxloop.reactions import LoadedRows
+
+    rules = [
+        "ces_after_support: event touchpoint=support_contact -> survey ces",
+        "returns_desk: event touchpoint=return -> case logistics",
+    ]
+    path = tmp_path / "ws"
+    cxloop.Workspace.init(path).close()
+    set_settings(path, "programs", {"database_url": postgres_url})
+    ws = loop_workspace_at(path, rules)
+    try:
+        report = ws.ingest(data_files)
+        [reaction] = [r for r in report.reactions if r.name == "triggers"]
+        assert reaction.ok, reaction.error
+        expected = dict(ws.engine.fetchall(DETRACTOR_SQL))
+        with ProgramStore.open(ws.path, postgres_url) as store, store.read() as conn:
+            assert store.dialect == "postgresql"
+            rows = dict(conn.execute(sa.select(cases.c.feedback_key, cases.c.team)).all())
+            logged = conn.execute(sa.select(sa.func.count()).select_from(action_log)).scalar_one()
+        for answer, owner in expected.items():
+            assert rows[f"feedback:{answer}"] == owner
+        assert logged == reaction.summary["decisions"] > 0
+        again = evaluate_loaded(ws, [LoadedRows.everything(k) for k in ("feedback", "events")])
+        assert again["cases_opened"] == 0 and again["decisions"] == 0
+    finally:
+        ws.close()
+
+
+def loop_workspace_at(path: Path, rules: list[str]) -> cxloop.Workspace:
+    set_settings(path, "cases", {"enabled": True})
+    set_settings(path, "triggers", {"enabled": True, "rules": rules, "max_age_days": 0})
+    return cxloop.Workspace.open(path)
