@@ -326,3 +326,55 @@ def loop_workspace_at(path: Path, rules: list[str]) -> cxloop.Workspace:
     set_settings(path, "cases", {"enabled": True})
     set_settings(path, "triggers", {"enabled": True, "rules": rules, "max_age_days": 0})
     return cxloop.Workspace.open(path)
+
+
+def test_erasure_unlinks_the_persons_cases_and_drops_their_pending_messages(loaded):
+    """Last in this module: it erases a person from the shared workspace."""
+    from cxloop.privacy import erase_person, export_person
+    from cxloop.programs import outbox as box
+
+    ws, _ = loaded
+    with store_of(ws) as store:
+        service = Cases(store, CasesSettings(), TriggersSettings())
+        case = next(c for c in service.list(limit=100_000) if c.profile_id and c.contactable)
+        profile = case.profile_id
+        if case.status == "open":
+            service.assign(case.case_id, "ana", actor="test")
+        if service.get(case.case_id).status in ("assigned", "in_progress"):
+            service.resolve(case.case_id, "refund", actor="test")
+        pending = [
+            m
+            for m in box.messages(store, status="pending", limit=10_000)
+            if m.payload.get("profile_id") == profile
+        ]
+        assert pending  # the follow-up survey waits for the worker
+    exported = export_person(ws, profile)
+    assert case.case_id in {c["case_id"] for c in exported["closed_loop"]["cases"]}
+    erase_person(ws, profile, reason="ticket 1")
+    with store_of(ws) as store, store.read() as conn:
+        assert (
+            conn.execute(
+                sa.select(sa.func.count()).select_from(cases).where(cases.c.profile_id == profile)
+            ).scalar_one()
+            == 0
+        )
+        kept = (
+            conn.execute(sa.select(cases).where(cases.c.case_id == case.case_id)).mappings().one()
+        )
+        assert kept["profile_id"].startswith("erased:") and kept["customer_ref"] is None
+        assert (
+            conn.execute(
+                sa.select(sa.func.count())
+                .select_from(outbox)
+                .where(outbox.c.payload.contains(profile))
+            ).scalar_one()
+            == 0
+        )
+        assert (
+            conn.execute(
+                sa.select(sa.func.count())
+                .select_from(action_log)
+                .where(action_log.c.profile_id == profile)
+            ).scalar_one()
+            == 0
+        )

@@ -4,6 +4,12 @@ The ledger is append-only (finance relies on it), so an erased person's entries 
 nothing in the store names them any more: the member's link to their profile is replaced by
 a random token, and stored idempotent answers that quoted the profile id are dropped. The
 member id is random and the entries hold points, reasons and order ids, not the person.
+
+The closed loop (cases, decisions, the outbox) is unlinked the same way in the same
+transaction: the person's cases and decisions keep their figures under the same random token
+(backlog, SLA and holdout statistics stay whole), their segment memberships are dropped,
+messages not yet delivered to them are deleted (nothing is sent to an erased person), and
+delivered or dead messages have the profile id replaced by the token.
 """
 
 from __future__ import annotations
@@ -76,6 +82,74 @@ def forget_member(workspace: Path, config: WorkspaceConfig, profile_id: str | No
             conn.execute(
                 sa.delete(t.idempotency).where(t.idempotency.c.response.contains(profile_id))
             )
+            _forget_in_closed_loop(conn, profile_id, ERASED_PREFIX + secrets.token_hex(12))
         return int(unlinked or 0)
+    finally:
+        store.close()
+
+
+def _forget_in_closed_loop(conn: sa.Connection, profile_id: str, token: str) -> None:
+    from cxloop.programs import closed_loop_tables as loop
+
+    conn.execute(
+        sa.update(loop.cases)
+        .where(loop.cases.c.profile_id == profile_id)
+        .values(profile_id=token, customer_ref=None, timezone=None)
+    )
+    conn.execute(
+        sa.update(loop.action_log)
+        .where(loop.action_log.c.profile_id == profile_id)
+        .values(profile_id=token)
+    )
+    conn.execute(
+        sa.delete(loop.segment_members).where(loop.segment_members.c.profile_id == profile_id)
+    )
+    naming = loop.outbox.c.payload.contains(profile_id)
+    conn.execute(sa.delete(loop.outbox).where(naming, loop.outbox.c.status == "pending"))
+    conn.execute(
+        sa.update(loop.outbox)
+        .where(naming)
+        .values(payload=sa.func.replace(loop.outbox.c.payload, profile_id, token))
+    )
+
+
+def closed_loop_data(workspace: Path, config: WorkspaceConfig, profile_id: str | None) -> Any:
+    """The person's cases (with their history) and the actions decided for them."""
+    if profile_id is None:
+        return None
+    store = _store(workspace, config)
+    if store is None:
+        return None
+    from cxloop.programs import closed_loop_tables as loop
+
+    def plain(row: Any) -> dict[str, Any]:
+        return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+
+    try:
+        with store.read() as conn:
+            cases = [
+                plain(r)
+                for r in conn.execute(
+                    sa.select(loop.cases).where(loop.cases.c.profile_id == profile_id)
+                ).mappings()
+            ]
+            ids = [c["case_id"] for c in cases]
+            history = [
+                plain(r)
+                for r in conn.execute(
+                    sa.select(loop.case_events)
+                    .where(loop.case_events.c.case_id.in_(ids))
+                    .order_by(loop.case_events.c.id)
+                ).mappings()
+            ]
+            actions = [
+                plain(r)
+                for r in conn.execute(
+                    sa.select(loop.action_log)
+                    .where(loop.action_log.c.profile_id == profile_id)
+                    .order_by(loop.action_log.c.id)
+                ).mappings()
+            ]
+        return {"cases": cases, "case_history": history, "actions": actions}
     finally:
         store.close()
