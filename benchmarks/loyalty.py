@@ -15,6 +15,11 @@ PostgreSQL: a fresh database `cxloop_bench_<hex>` on the server named by `--post
 libpq connection string to a maintenance database), dropped afterwards. The embedded store is
 a new SQLite file (WAL, synchronous=FULL) in a temporary folder.
 
+CPU per request: the client's (this process, `time.process_time`) and, on PostgreSQL, the
+server's: the user + system time `/proc` shows for the backends serving the benchmark's
+database during the measured phase (the WAL writer and checkpointer, shared by every
+database, are not counted). Both are robust to other load on the machine, unlike the rate.
+
 Printed: one JSON line per repeat, then the medians as JSON (also written to `--out`).
 """
 
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import secrets
 import statistics
@@ -36,12 +42,56 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from sqlalchemy.engine import make_url
 
 from cxloop.programs.errors import InsufficientPoints
 from cxloop.programs.loyalty import Ledger
 from cxloop.programs.store import ProgramStore
 
 TARGETS = {"postgresql": 2_000, "sqlite": 500}
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class ServerCpu:
+    """CPU seconds used by the PostgreSQL backends serving one database, read from /proc.
+
+    The server runs on this machine (the benchmark's premise); a backend's utime + stime
+    are fields 14 and 15 of /proc/PID/stat. Backends that appear during the phase count
+    from their start, backends that ended during it are missed (the pool keeps its
+    connections, so none should).
+    """
+
+    def __init__(self, store: ProgramStore) -> None:
+        url = make_url(store.engine.url)
+        self._conninfo = psycopg.conninfo.make_conninfo(
+            host=url.host or "127.0.0.1",
+            port=str(url.port or 5432),
+            user=url.username or "postgres",
+            dbname=url.database,
+        )
+        self._before = self._sample()
+
+    def _sample(self) -> dict[int, float]:
+        with psycopg.connect(self._conninfo, autocommit=True) as conn:
+            pids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT pid FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ]
+        times = {}
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            times[pid] = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        return times
+
+    def seconds(self) -> float:
+        after = self._sample()
+        return sum(t - self._before.get(pid, 0.0) for pid, t in after.items())
 
 
 @contextmanager
@@ -149,6 +199,8 @@ def client(ledger: Ledger, members: list[str], tag: str, clock: Clock, out: list
 def run_once(kind: str, args: argparse.Namespace, repeat: int) -> dict:
     with open_store(kind, args.postgres, pool_size=args.clients) as store:
         ledger = Ledger(store)
+        if getattr(ledger, "batcher", None) is not None:
+            ledger.batcher.max_running = args.running_batches or ledger.batcher.max_running
         members = seed(ledger, args.members, args.balance)
         for phase, seconds in (("warmup", args.warmup), ("measure", args.seconds)):
             results: list = []
@@ -161,12 +213,18 @@ def run_once(kind: str, args: argparse.Namespace, repeat: int) -> dict:
             ]
             for thread in threads:
                 thread.start()
+            server = ServerCpu(store) if kind == "postgresql" else None
+            batcher = getattr(ledger, "batcher", None)  # absent before batching
+            batched = (batcher.batches, batcher.requests) if batcher else (0, 0)
             cpu_before = time.process_time()
             began = clock.release(seconds)  # every client starts at once
             for thread in threads:
                 thread.join()
             elapsed = time.perf_counter() - began
             client_cpu = time.process_time() - cpu_before
+            server_cpu = server.seconds() if server is not None else None
+            if batcher:
+                batched = (batcher.batches - batched[0], batcher.requests - batched[1])
         latencies = sorted(x for lat, _ in results for x in lat)
         outcomes: Counter[str] = Counter()
         for _, counts in results:
@@ -184,6 +242,10 @@ def run_once(kind: str, args: argparse.Namespace, repeat: int) -> dict:
         "writes_per_s": round(committed / elapsed),
         "requests_per_s": round(len(latencies) / elapsed),
         "client_cpu_ms_per_request": round(1000 * client_cpu / max(1, len(latencies)), 2),
+        "server_cpu_ms_per_request": (
+            None if server_cpu is None else round(1000 * server_cpu / max(1, len(latencies)), 2)
+        ),
+        "mean_batch": round(batched[1] / batched[0], 1) if batched[0] else None,
         "p50_ms": round(1000 * latencies[len(latencies) // 2], 2),
         "p99_ms": round(1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 2),
         "max_ms": round(1000 * latencies[-1], 2),
@@ -209,6 +271,12 @@ def main() -> int:
     parser.add_argument(
         "--postgres", default="host=127.0.0.1 port=5432 user=postgres dbname=postgres"
     )
+    parser.add_argument(
+        "--running-batches",
+        type=int,
+        default=None,
+        help="batches of postings running at once (default: the ledger's)",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     runs = []
@@ -230,6 +298,14 @@ def main() -> int:
                 max(r["writes_per_s"] for r in mine),
             ],
             "requests_per_s": statistics.median(r["requests_per_s"] for r in mine),
+            "client_cpu_ms_per_request": statistics.median(
+                r["client_cpu_ms_per_request"] for r in mine
+            ),
+            "server_cpu_ms_per_request": (
+                statistics.median(r["server_cpu_ms_per_request"] for r in mine)
+                if kind == "postgresql"
+                else None
+            ),
             "p50_ms": statistics.median(r["p50_ms"] for r in mine),
             "p99_ms": statistics.median(r["p99_ms"] for r in mine),
             "refused_409_share": round(

@@ -18,14 +18,22 @@ Dialect differences live here and nowhere else:
 `retrying` re-runs a whole transaction after a serialisation failure, a deadlock or a busy
 SQLite file, with jittered exponential backoff; callers wrap the function that opens the
 transaction, never a statement inside one.
+
+Set-based statements (`one_of`, `insert_rows`, `update_rows`: many rows, one statement) differ
+too. On PostgreSQL each takes one array parameter per column (`= ANY(...)`, `unnest(...)`),
+so its text is the same for one row or sixty-four: psycopg converts it once and the server
+keeps it prepared, where a list of placeholders would be new text, parsed and planned again,
+for every length. SQLite runs in this process, so a statement per row costs only a call into
+its library: an expanding `IN (...)` list and `executemany` serve there.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -33,6 +41,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import URL, Connection, Engine
 
 from cxloop.programs.errors import ProgramError, RetryTransaction, StoreUnavailable
@@ -199,6 +208,97 @@ def is_transient(exc: BaseException) -> bool:
         busy = code is not None and code & 0xFF in {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
         return busy or "database is locked" in str(orig)
     return False
+
+
+# -- set-based statements (see the module docstring) ---------------------------------------------
+def one_of(column: sa.ColumnElement[Any], name: str, dialect: str) -> sa.ColumnElement[bool]:
+    """`column` equals one of the values of a list bound at execution as `name`."""
+    if dialect == "postgresql":
+        return column == sa.any_(sa.bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(sa.bindparam(name, expanding=True))
+
+
+def insert_rows(
+    conn: Connection,
+    table: sa.Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    returning: sa.Column[Any] | None = None,
+) -> list[Any]:
+    """Insert `rows` (dicts with the same keys) with one statement; with `returning` (a
+    generated key), the generated values in the order of `rows`.
+
+    On PostgreSQL the rows are inserted in their order (`unnest ... WITH ORDINALITY ORDER
+    BY`), so a sequence hands out ascending values in that order: sorting the returned
+    values gives them row by row, as SQLAlchemy's own `sort_by_parameter_order` does.
+    """
+    if not rows:
+        return []
+    names = tuple(rows[0])
+    statement = _insert_statement(conn.dialect.name, table, names, returning)
+    if conn.dialect.name == "postgresql":
+        result = conn.execute(statement, {f"b_{n}": [row[n] for row in rows] for n in names})
+        return sorted(result.scalars()) if returning is not None else []
+    result = conn.execute(statement, list(rows))
+    return list(result.scalars()) if returning is not None else []
+
+
+def update_rows(
+    conn: Connection, table: sa.Table, key: str, rows: Sequence[dict[str, Any]]
+) -> None:
+    """Set columns of many rows, each found by its `key` column, with one statement.
+
+    `rows` are dicts with the same keys: `key` and the columns to set."""
+    if not rows:
+        return
+    names = tuple(rows[0])
+    statement = _update_statement(conn.dialect.name, table, key, names)
+    if conn.dialect.name == "postgresql":
+        conn.execute(statement, {f"b_{n}": [row[n] for row in rows] for n in names})
+    else:
+        conn.execute(statement, [{f"b_{n}": row[n] for n in names} for row in rows])
+
+
+def _unnest(table: sa.Table, names: tuple[str, ...], **options: Any) -> Any:
+    columns = [table.c[n] for n in names]
+    arrays = [sa.bindparam(f"b_{c.name}", type_=ARRAY(c.type)) for c in columns]
+    return (
+        sa.func.unnest(*arrays)
+        .table_valued(*[sa.column(c.name, c.type) for c in columns], **options)
+        .render_derived(name="v")
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_statement(
+    dialect: str, table: sa.Table, names: tuple[str, ...], returning: sa.Column[Any] | None
+) -> Any:
+    if dialect == "postgresql":
+        rows = _unnest(table, names, with_ordinality="row_number")
+        select = sa.select(*[rows.c[n] for n in names]).order_by(rows.c.row_number)
+        statement = sa.insert(table).from_select(list(names), select)
+        return statement if returning is None else statement.returning(returning)
+    statement = sa.insert(table)
+    if returning is None:
+        return statement
+    return statement.returning(returning, sort_by_parameter_order=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _update_statement(dialect: str, table: sa.Table, key: str, names: tuple[str, ...]) -> Any:
+    changed = [n for n in names if n != key]
+    if dialect == "postgresql":
+        rows = _unnest(table, names)
+        return (
+            sa.update(table)
+            .where(table.c[key] == rows.c[key])
+            .values({n: rows.c[n] for n in changed})
+        )
+    return (
+        sa.update(table)
+        .where(table.c[key] == sa.bindparam(f"b_{key}"))
+        .values({n: sa.bindparam(f"b_{n}") for n in changed})
+    )
 
 
 def _resolve_url(workspace_path: Path, database_url: str | None) -> URL:

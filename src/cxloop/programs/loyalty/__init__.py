@@ -7,8 +7,9 @@ below zero, however many redemptions race. See docs/loyalty.md.
 
 from __future__ import annotations
 
-from cxloop.programs.loyalty.ledger import Ledger, add_months, utcnow
+from cxloop.programs.loyalty.ledger import Ledger
 from cxloop.programs.loyalty.models import Entry, ExpiryReport, Lot, Member, VerifyReport
+from cxloop.programs.loyalty.values import add_months, utcnow
 
 __all__ = [
     "Entry",

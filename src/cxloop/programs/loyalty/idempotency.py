@@ -94,12 +94,17 @@ def lookup(conn: Connection, key: str, request: str) -> dict[str, Any] | None:
     return _answer(key, request, row.request_hash, row.response)
 
 
+def conflict(key: str) -> IdempotencyConflict:
+    """The error for a key already used for a different request."""
+    return IdempotencyConflict(
+        f"idempotency key {key!r} was already used for a different request; "
+        "use a new key for a new request"
+    )
+
+
 def _answer(key: str, request: str, stored_hash: str, response: str) -> dict[str, Any]:
     if stored_hash != request:
-        raise IdempotencyConflict(
-            f"idempotency key {key!r} was already used for a different request; "
-            "use a new key for a new request"
-        )
+        raise conflict(key)
     result: dict[str, Any] = json.loads(response)
     return result
 

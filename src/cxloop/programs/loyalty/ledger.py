@@ -4,26 +4,34 @@ Every write is one transaction that (1) locks the member, (2) answers a replayed
 idempotency key from the stored result, (3) appends its entry, moves points between lots and
 updates the cached balance, (4) records the idempotency key: all of it commits or none of it
 does. `retrying` runs it again after a serialisation failure, a deadlock or a busy file.
+
+Earns, redemptions and adjustments (the frequent writes) made at the same time by several
+threads share a transaction: the batcher (`programs/batching.py`) hands them to
+`postings.apply_postings`, which does those four steps for the whole batch with set-based
+statements and answers each posting as if it had run alone. Reversals, expiry, enrolment and
+tiers keep a transaction of their own.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from cxloop.programs.batching import Batcher
 from cxloop.programs.errors import (
     AlreadyReversed,
-    InsufficientPoints,
     NotReversible,
     ProgramError,
+    StoreUnavailable,
 )
-from cxloop.programs.loyalty import idempotency, lots
+from cxloop.programs.loyalty import idempotency, lots, postings
 from cxloop.programs.loyalty.models import Entry, ExpiryReport, Lot, Member, VerifyReport
+from cxloop.programs.loyalty.postings import Posting
 from cxloop.programs.loyalty.records import (
     ENTRY_COLUMNS,
     FIFO,
@@ -37,13 +45,18 @@ from cxloop.programs.loyalty.records import (
     lot_from_row,
     member_from_row,
 )
-from cxloop.programs.loyalty.values import add_months, aware, check_points, utcnow
+from cxloop.programs.loyalty.values import add_months as add_months  # used by other modules
+from cxloop.programs.loyalty.values import aware, utcnow
 from cxloop.programs.store import ProgramStore, RetryTransaction, retrying
 from cxloop.programs.tables import ledger_entries, members
 from cxloop.programs.tables import lots as lots_table
 
 #: The kinds of entry a reversal may undo (an expiry is undone by an adjustment).
 REVERSIBLE = ("earn", "redeem", "adjust")
+#: Postings applied in one transaction at most, and batches running at once (one is built
+#: and run while another waits for its commit); see batching.py.
+MAX_BATCH = 64
+MAX_RUNNING_BATCHES = 2
 
 
 class _Replay(Exception):
@@ -76,6 +89,11 @@ class Ledger:
         self.store = store
         self.expiry_months = expiry_months
         self.clock = clock
+        # Concurrent earns, redemptions and adjustments of this process are applied together,
+        # a batch per transaction (postings.py); one alone is a batch of one.
+        self.batcher: Batcher[Posting, Entry] = Batcher(
+            self._post, max_batch=MAX_BATCH, max_running=MAX_RUNNING_BATCHES
+        )
 
     def _now(self) -> datetime:
         now = self.clock()
@@ -191,33 +209,17 @@ class Ledger:
         `at` back-dates the lot (an order completed last week expires from that day); the
         entry itself is always recorded at the time it is written.
         """
-        check_points(points)
-        check_text("source_type", source_type, optional=True)
-        check_text("source_id", source_id, optional=True)
-        at = None if at is None else aware(at, "at")
-        arguments = {"member_id": member_id, "points": points, "reason": reason}
-        arguments |= {"source_type": source_type, "source_id": source_id, "actor": actor}
-        arguments["at"] = at
-
-        def work(conn: Connection, now: datetime, balance: int) -> Entry:
-            earned_at = now if at is None else at
-            if earned_at > now:
-                raise ProgramError(f"points cannot be earned in the future ({at.isoformat()})")
-            entry = append_entry(
-                conn,
-                member_id=member_id,
-                kind="earn",
-                points=points,
-                reason=reason,
-                source_type=source_type,
-                source_id=source_id,
-                actor=actor,
-                created_at=now,
-            )
-            self._credit(conn, entry, earned_at)
-            return entry
-
-        return self._write("earn", member_id, arguments, idempotency_key, work)
+        posting = postings.earn(
+            member_id,
+            points,
+            reason=reason,
+            source_type=source_type,
+            source_id=source_id,
+            actor=actor,
+            idempotency_key=idempotency_key,
+            at=at,
+        )
+        return self.batcher.submit(posting)
 
     def redeem(
         self, member_id: str, points: int, *, reason: str, actor: str, idempotency_key: str
@@ -226,42 +228,50 @@ class Ledger:
 
         More than the balance raises `InsufficientPoints` and changes nothing.
         """
-        check_points(points)
-        arguments = {"member_id": member_id, "points": points, "reason": reason, "actor": actor}
-
-        def work(conn: Connection, now: datetime, balance: int) -> Entry:
-            return self._debit(conn, "redeem", member_id, points, balance, reason, actor, now)
-
-        return self._write("redeem", member_id, arguments, idempotency_key, work)
+        posting = postings.redeem(
+            member_id, points, reason=reason, actor=actor, idempotency_key=idempotency_key
+        )
+        return self.batcher.submit(posting)
 
     def adjust(
         self, member_id: str, points: int, *, reason: str, actor: str, idempotency_key: str
     ) -> Entry:
         """An operator's correction: + creates a lot (expiring like earned points), - is drawn
         like a redemption and never takes the balance below zero."""
-        if isinstance(points, bool) or not isinstance(points, int) or points == 0:
-            raise ProgramError(f"adjust points must be a non-zero whole number (got {points!r})")
-        check_points(abs(points))
-        arguments = {"member_id": member_id, "points": points, "reason": reason, "actor": actor}
+        posting = postings.adjust(
+            member_id, points, reason=reason, actor=actor, idempotency_key=idempotency_key
+        )
+        return self.batcher.submit(posting)
 
-        def work(conn: Connection, now: datetime, balance: int) -> Entry:
-            if points < 0:
-                return self._debit(conn, "adjust", member_id, -points, balance, reason, actor, now)
-            entry = append_entry(
-                conn,
-                member_id=member_id,
-                kind="adjust",
-                points=points,
-                reason=reason,
-                source_type=None,
-                source_id=None,
-                actor=actor,
-                created_at=now,
-            )
-            self._credit(conn, entry, now)
-            return entry
+    def post(self, batch: Sequence[Posting]) -> list[Entry | ProgramError]:
+        """Apply several postings (`postings.earn`, `.redeem`, `.adjust`) in one transaction.
 
-        return self._write("adjust", member_id, arguments, idempotency_key, work)
+        What concurrent `earn`/`redeem`/`adjust` calls share (see postings.py); for bulk
+        writers too. Returns, in order, each posting's entry or the error it was refused
+        with (nothing is raised for a refusal: the others are written regardless).
+        """
+        return self._post(list(batch), lambda: None) if batch else []
+
+    def _post(
+        self, batch: list[Posting], release: Callable[[], None]
+    ) -> list[Entry | ProgramError]:
+        """`post`, calling `release` (batching.py) when only the commit is left."""
+
+        def transaction() -> postings.Applied:
+            with self.store.write() as conn:
+                applied = postings.apply_postings(
+                    conn, batch, now=self._now(), expiry_months=self.expiry_months
+                )
+                if self.before_commit is not None:
+                    for entry in applied.written:
+                        self.before_commit(conn, entry)
+                release()
+                return applied
+
+        try:
+            return retrying(transaction).outcomes
+        except StoreUnavailable as unavailable:  # no posting's fault: all hear it, none alone
+            return [unavailable] * len(batch)
 
     def reverse(self, entry_id: int, *, reason: str, actor: str, idempotency_key: str) -> Entry:
         """Undo an earn, a redemption or an adjustment with a reversing entry (at most once).
@@ -456,45 +466,3 @@ class Ledger:
             )
             lots.apply_draws(conn, recovery.entry_id, [draw])
             change_balance(conn, member_id, -draw.points)
-
-    def _credit(self, conn: Connection, entry: Entry, earned_at: datetime) -> None:
-        expires_at = None
-        if self.expiry_months is not None:
-            expires_at = add_months(earned_at, self.expiry_months)
-        lots.create_lot(
-            conn,
-            member_id=entry.member_id,
-            entry_id=entry.entry_id,
-            points=entry.points,
-            earned_at=earned_at,
-            expires_at=expires_at,
-        )
-        change_balance(conn, entry.member_id, entry.points)
-
-    def _debit(
-        self,
-        conn: Connection,
-        kind: str,
-        member_id: str,
-        points: int,
-        balance: int,
-        reason: str,
-        actor: str,
-        now: datetime,
-    ) -> Entry:
-        if points > balance:
-            raise InsufficientPoints(member_id, balance, points)
-        entry = append_entry(
-            conn,
-            member_id=member_id,
-            kind=kind,
-            points=-points,
-            reason=reason,
-            source_type=None,
-            source_id=None,
-            actor=actor,
-            created_at=now,
-        )
-        lots.draw_fifo(conn, member_id, entry.entry_id, points)
-        change_balance(conn, member_id, -points)
-        return entry

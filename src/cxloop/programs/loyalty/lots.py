@@ -10,13 +10,14 @@ All of it runs under the member's lock taken by the caller.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cxloop.programs.errors import ProgramError
 from cxloop.programs.loyalty.records import FIFO
 from cxloop.programs.tables import ledger_entries, lot_consumption, lots
 
@@ -33,6 +34,9 @@ _SET_REMAINING = (
     .where(lots.c.id == sa.bindparam("b_lot"))
     .values(remaining=sa.bindparam("b_remaining"))
 )
+
+
+L = TypeVar("L")
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,26 @@ def create_lot(
     )
 
 
+def plan_draws(open_lots: Sequence[tuple[L, int]], points: int) -> tuple[list[tuple[L, int]], int]:
+    """The rule of every debit: take `points` from `(lot, remaining)` pairs in the order
+    given (spending order), each lot as far as it goes. Returns (lot, points taken) per lot
+    drawn and what no lot covered.
+
+    Pure, so the one-request path (`plan_fifo`) and the batch (`postings.py`, whose lots may
+    have been created a moment earlier in the same batch) spend points by the same rule.
+    """
+    draws: list[tuple[L, int]] = []
+    need = points
+    for lot, remaining in open_lots:
+        if need == 0:
+            break
+        take = min(remaining, need)
+        if take > 0:
+            draws.append((lot, take))
+            need -= take
+    return draws, need
+
+
 def plan_fifo(
     conn: Connection, member_id: str, points: int, *, first_lot: int | None = None
 ) -> tuple[list[Draw], int]:
@@ -77,15 +101,9 @@ def plan_fifo(
     open_lots = conn.execute(_OPEN_LOTS, {"b_member": member_id}).all()
     if first_lot is not None:
         open_lots.sort(key=lambda row: row.id != first_lot)  # stable: FIFO otherwise
-    draws: list[Draw] = []
-    need = points
-    for row in open_lots:
-        if need == 0:
-            break
-        take = min(int(row.remaining), need)
-        draws.append(Draw(int(row.id), take, int(row.remaining) - take))
-        need -= take
-    return draws, need
+    remaining = {int(row.id): int(row.remaining) for row in open_lots}
+    draws, need = plan_draws([(int(row.id), int(row.remaining)) for row in open_lots], points)
+    return [Draw(lot, take, remaining[lot] - take) for lot, take in draws], need
 
 
 def apply_draws(conn: Connection, entry_id: int, draws: list[Draw]) -> None:
@@ -99,19 +117,6 @@ def apply_draws(conn: Connection, entry_id: int, draws: list[Draw]) -> None:
     conn.execute(
         _SET_REMAINING, [{"b_lot": d.lot_id, "b_remaining": d.remaining_after} for d in draws]
     )
-
-
-def draw_fifo(conn: Connection, member_id: str, entry_id: int, points: int) -> None:
-    """Debit `points` from the member's lots, first to expire first (the balance was checked)."""
-    draws, uncovered = plan_fifo(conn, member_id, points)
-    if uncovered:
-        # The cached balance said yes but the lots hold less: the ledger is inconsistent.
-        # Refuse (the transaction rolls back) rather than spend points that do not exist.
-        raise ProgramError(
-            f"member {member_id}: lots hold {points - uncovered} of the {points} points the "
-            "balance shows; run `cxloop loyalty verify`"
-        )
-    apply_draws(conn, entry_id, draws)
 
 
 def plan_restore(conn: Connection, entry_id: int) -> list[Draw]:
