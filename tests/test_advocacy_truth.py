@@ -93,3 +93,13 @@ def test_the_report_has_the_promised_keys(planted):
         "referrals", "converted", "reviews", "mentions", "references", "reach",
     }  # fmt: skip
     assert doc["cac"]["paid_cac"] == "40.00" and doc["cac"]["referral_cac"] is not None
+
+
+def test_the_html_report_has_the_advocacy_section(planted, tmp_path):
+    from cxloop.report.advocacy_sections import advocacy_sections
+
+    ws, _ = planted
+    (section,) = advocacy_sections(ws, {})
+    html = "".join(str(block) for block in section.blocks)
+    assert section.anchor == "advocacy" and "Leaderboard" in html
+    assert "Why referrals are held for review" in html and "ring_address" in html

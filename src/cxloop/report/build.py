@@ -45,6 +45,7 @@ def build_report(
     out = Path(out)
     context = context if context is not None else {}
     context.update(period=period, by=by)
+    from cxloop.report.advocacy_sections import advocacy_sections
     from cxloop.report.clv_sections import clv_sections
     from cxloop.report.journey_sections import journey_sections
     from cxloop.report.moments_sections import moments_sections
@@ -59,6 +60,7 @@ def build_report(
     sections += segments_sections(ws, context)
     sections += personas_sections(ws, context)
     sections += clv_sections(ws, context)
+    sections += advocacy_sections(ws, context)
     for provider in PROVIDERS:  # sections that later analyses register
         sections.extend(provider(ws, context))
     html = render_page(

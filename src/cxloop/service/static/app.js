@@ -7,6 +7,7 @@ import { drawCharts } from "./charts.js";
 import {
   api, apiKey, clear, clearCache, errorBox, h, hashFor, KEY_STORAGE, parseHash,
 } from "./lib.js";
+import * as advocacy from "./pages/advocacy.js";
 import * as journey from "./pages/journey.js";
 import * as moments from "./pages/moments.js";
 import * as profiles from "./pages/profiles.js";
@@ -14,7 +15,7 @@ import * as scorecard from "./pages/scorecard.js";
 import * as segments from "./pages/segments.js";
 import * as voc from "./pages/voc.js";
 
-const PAGES = { scorecard, journey, moments, segments, voc, profiles };
+const PAGES = { scorecard, journey, moments, segments, voc, profiles, advocacy };
 
 const $ = (id) => document.getElementById(id);
 const els = {
