@@ -87,3 +87,57 @@ def test_a_disabled_program_does_nothing(ws, tmp_path):
     report = ws.ingest([write(tmp_path / "feedback.csv", FEEDBACK)])
     assert [r.name for r in report.reactions if r.summary] == []
     assert not (ws.path / "programs.sqlite").exists()
+
+
+def test_erasure_unlinks_the_person_from_the_advocacy_tables(ws, tmp_path):
+    from cxloop.privacy import erase_person, export_person
+    from cxloop.programs.advocacy import tables as adv
+    from cxloop.programs.advocacy.referrals import referral_code
+
+    enable_advocacy(ws)
+    try:
+        ws.ingest([
+            write(tmp_path / "customers.csv", CUSTOMERS),
+            write(tmp_path / "orders.csv", ORDERS.format(o2="completed")),
+            write(tmp_path / "referrals.csv", REFERRALS),
+            write(tmp_path / "feedback.csv", FEEDBACK),
+        ])  # fmt: skip
+        alice = ws.profiles.lookup("alice@x.org", timeline_limit=0)["profile_id"]
+        store = program_ledger(ws).store
+        referral_code(store, alice)
+        exported = export_person(ws, "alice@x.org")["advocacy"]
+        assert exported["referral_code"] and exported["rewards"] and exported["referrals"]
+        erase_person(ws, "alice@x.org", reason="ticket 1")
+        with store.read() as conn:
+            for table in (adv.advocates, adv.advocacy_asks, adv.advocacy_rewards,
+                          adv.referral_codes, adv.referral_conversions):  # fmt: skip
+                for row in conn.execute(sa.select(table)).all():
+                    assert alice not in [str(v) for v in row], (table.name, row)
+    finally:
+        close_ledgers()
+
+
+def test_a_store_code_attributes_first_orders_and_velocity_holds_the_excess(ws, tmp_path):
+    from cxloop.programs.advocacy.referrals import referral_code
+
+    enable_advocacy(ws, holding_days=30, velocity_max=5, velocity_days=7)
+    try:
+        ws.ingest([write(tmp_path / "a" / "customers.csv", CUSTOMERS)])
+        alice = ws.profiles.lookup("alice@x.org", timeline_limit=0)["profile_id"]
+        code = referral_code(program_ledger(ws).store, alice)
+        people = "".join(f"N{i},shop,new{i}@w{i}.org,,{i} Pine Way,2{i:04d}\n" for i in range(7))
+        orders = "".join(
+            f"Q{i},N{i},shop,2026-03-0{1 + i // 3}T1{i}:00:00Z,25.00,completed,{code}\n"
+            for i in range(7)
+        )
+        ws.ingest([
+            write(tmp_path / "b" / "customers.csv", CUSTOMERS.split("\n")[0] + "\n" + people),
+            write(tmp_path / "b" / "orders.csv", ORDERS.split("\n")[0] + "\n" + orders),
+        ])  # fmt: skip
+        states = {c["conversion_id"]: c for c in conversions(program_ledger(ws).store)}
+        assert len(states) == 7 and all(c["code"] == code for c in states.values())
+        velocity = sorted(k for k, c in states.items() if c["flags"] == ["velocity"])
+        assert velocity == ["shop:Q5", "shop:Q6"]  # the 6th and 7th within 7 days
+        assert {c["status"] for k, c in states.items() if k not in velocity} == {"rewarded"}
+    finally:
+        close_ledgers()

@@ -68,3 +68,41 @@ def test_an_act_the_loyalty_sync_paid_is_not_paid_again(program_store):  # noqa:
     )  # fmt: skip
     assert outcome.status == "credited_by_loyalty"
     assert ledger.member(member.member_id).balance == 50
+
+
+def test_an_ask_completed_twice_at_once_pays_once(program_store):  # noqa: F811
+    from datetime import UTC, datetime
+
+    from cxloop.programs.advocacy import AdvocateFacts, decide_ask
+    from cxloop.programs.advocacy.operations import complete
+
+    ledger = Ledger(program_store)
+    cfg = config_with()
+    facts = AdvocateFacts("P0000000000000003", latest_nps=10, public_reviews=1)
+    decision = decide_ask(program_store, cfg, facts, "story", source="t",
+                          at=datetime(2026, 3, 1, tzinfo=UTC))  # fmt: skip
+    assert decision.issued
+    outcomes: list[bool] = []
+    barrier = threading.Barrier(6)
+
+    def report() -> None:
+        barrier.wait()
+        outcomes.append(complete(ledger, cfg, decision.ask_id)["newly_completed"])
+
+    threads = [threading.Thread(target=report) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == [False] * 5 + [True]
+    with program_store.read() as conn:
+        points = (
+            conn.execute(
+                sa.select(ledger_entries.c.points).where(
+                    ledger_entries.c.source_id == decision.ask_id
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert points == [cfg.points_of_ask("story")] == [100]

@@ -490,10 +490,11 @@ def export_person(ws: Workspace, key: str) -> dict[str, Any]:
             sql = f"SELECT * FROM {ident(table)} t WHERE {condition} ORDER BY ALL"
             derived[table] = _rows(e, sql, {"p": person.profile_id} if "$p" in sql else None)
         doc["derived"] = derived
-        from cxloop.programs.privacy import closed_loop_data, program_data
+        from cxloop.programs.privacy import advocacy_data, closed_loop_data, program_data
 
         doc["loyalty"] = program_data(ws.path, ws.config, person.profile_id)
         doc["closed_loop"] = closed_loop_data(ws.path, ws.config, person.profile_id)
+        doc["advocacy"] = advocacy_data(ws.path, ws.config, person.profile_id)
     return doc
 
 

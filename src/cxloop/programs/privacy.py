@@ -83,6 +83,7 @@ def forget_member(workspace: Path, config: WorkspaceConfig, profile_id: str | No
                 sa.delete(t.idempotency).where(t.idempotency.c.response.contains(profile_id))
             )
             _forget_in_closed_loop(conn, profile_id, ERASED_PREFIX + secrets.token_hex(12))
+            _forget_in_advocacy(conn, profile_id, ERASED_PREFIX + secrets.token_hex(12))
         return int(unlinked or 0)
     finally:
         store.close()
@@ -151,5 +152,54 @@ def closed_loop_data(workspace: Path, config: WorkspaceConfig, profile_id: str |
                 ).mappings()
             ]
         return {"cases": cases, "case_history": history, "actions": actions}
+    finally:
+        store.close()
+
+
+def _forget_in_advocacy(conn: sa.Connection, profile_id: str, token: str) -> None:
+    """The advocacy program keeps its figures under the token (asks, conversions, rewards);
+    the person's referral code is deleted, so it attributes nothing any more."""
+    from cxloop.programs.advocacy import tables as adv
+
+    for table, column in (
+        (adv.advocates, adv.advocates.c.profile_id),
+        (adv.advocacy_asks, adv.advocacy_asks.c.profile_id),
+        (adv.advocacy_rewards, adv.advocacy_rewards.c.profile_id),
+        (adv.referral_conversions, adv.referral_conversions.c.referrer_profile),
+        (adv.referral_conversions, adv.referral_conversions.c.referee_profile),
+    ):
+        conn.execute(sa.update(table).where(column == profile_id).values({column.name: token}))
+    conn.execute(sa.delete(adv.referral_codes).where(adv.referral_codes.c.profile_id == profile_id))
+
+
+def advocacy_data(workspace: Path, config: WorkspaceConfig, profile_id: str | None) -> Any:
+    """The person's asks, referral code, referral conversions and rewards."""
+    if profile_id is None:
+        return None
+    store = _store(workspace, config)
+    if store is None:
+        return None
+    from cxloop.programs.advocacy import tables as adv
+
+    def rows(query: Any) -> list[dict[str, Any]]:
+        return [
+            {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
+            for r in conn.execute(query).mappings()
+        ]
+
+    try:
+        with store.read() as conn:
+            conv = adv.referral_conversions
+            return {
+                "asks": rows(sa.select(adv.advocacy_asks)
+                             .where(adv.advocacy_asks.c.profile_id == profile_id)),
+                "referral_code": rows(sa.select(adv.referral_codes)
+                                      .where(adv.referral_codes.c.profile_id == profile_id)),
+                "referrals": rows(sa.select(conv).where(
+                    sa.or_(conv.c.referrer_profile == profile_id,
+                           conv.c.referee_profile == profile_id))),
+                "rewards": rows(sa.select(adv.advocacy_rewards)
+                                .where(adv.advocacy_rewards.c.profile_id == profile_id)),
+            }  # fmt: skip
     finally:
         store.close()
