@@ -3,6 +3,7 @@ when asked for at once; and the velocity check of referrals."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections import Counter
@@ -28,7 +29,7 @@ def test_codes_are_unique_and_carry_60_random_bits():
         chi2 = sum((counts.get(ch, 0) - expected) ** 2 / expected for ch in CODE_ALPHABET)
         assert chi2 < 61.1, (position, chi2)
     # Consecutive codes share no more leading characters than chance (not sequential).
-    shared = sum(a[:2] == b[:2] for a, b in zip(raw, raw[1:], strict=False))
+    shared = sum(a[:2] == b[:2] for a, b in itertools.pairwise(raw))
     assert shared < 3 * len(raw) / len(CODE_ALPHABET) ** 2 + 10
 
 
