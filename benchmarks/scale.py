@@ -57,6 +57,7 @@ class Step:
     peak_mb: float
     ok: bool
     note: str = ""
+    load: float = 0.0  # the machine's 1-minute load average when the step ended
 
 
 def run_step(argv: list[str], *, log: Path) -> tuple[float, float, int]:
@@ -99,12 +100,13 @@ def measure_size(people: int, args: argparse.Namespace, record: list[Step]) -> N
     def step(name: str, argv: list[str], engine: str = "duckdb") -> bool:
         seconds, peak, code = run_step(argv, log=log)
         result = Step(people, engine, name, round(seconds, 2), round(peak, 1), code == 0)
+        result.load = round(os.getloadavg()[0], 1)
         if code != 0:
             result.note = f"exit {code}; see {log}"
         record.append(result)
         print(
-            f"{people:>10,} {engine:<7} {name:<10} {seconds:9.1f} s {peak:9.0f} MB"
-            + ("" if code == 0 else f"  FAILED ({result.note})"),
+            f"{people:>10,} {engine:<7} {name:<12} {seconds:9.1f} s {peak:9.0f} MB"
+            f"   load {result.load:4.1f}" + ("" if code == 0 else f"  FAILED ({result.note})"),
             flush=True,
         )
         if args.json:
@@ -113,10 +115,25 @@ def measure_size(people: int, args: argparse.Namespace, record: list[Step]) -> N
         return code == 0
 
     files_ready = data.is_dir() and any(data.glob("*.parquet"))
-    if not files_ready:
+    if not files_ready and people <= args.shard:
         gen = [CXLOOP, "generate", "--people", str(people), "--seed", str(args.seed)]
         if not step("generate", [*gen, "--out", str(data), "--format", "parquet"]):
             return
+    elif not files_ready:
+        # The generator holds its whole world in memory (about 11 GB per million people), so
+        # larger sizes are shards of `--shard` people, each its own seed, ids made distinct.
+        shards = -(-people // args.shard)
+        for k in range(shards):
+            size = min(args.shard, people - k * args.shard)
+            gen = [CXLOOP, "generate", "--people", str(size), "--seed", str(args.seed + k)]
+            out = str(data / f"shard-{k}")
+            if not step(f"generate-{k}", [*gen, "--out", out, "--format", "parquet"]):
+                return
+        merge = [sys.executable, __file__, "--merge-shards", str(data), str(shards)]
+        if not step("merge-shards", merge):
+            return
+        for k in range(shards):
+            shutil.rmtree(data / f"shard-{k}", ignore_errors=True)
     if not step(
         "init",
         [CXLOOP, "init", str(ws), "--brand", "Northwind", *COMPETITORS],
@@ -144,6 +161,51 @@ def measure_size(people: int, args: argparse.Namespace, record: list[Step]) -> N
             step(name, [CXLOOP, name, str(ws), "--json", "--engine", "spark"], engine="spark")
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
+
+
+# Columns that hold ids (and, in events' properties, an order id): prefixed per shard so that
+# shards never share a customer, order, email or code. Phones are left as they are.
+SHARD_IDS = {
+    "customers": ("customer_id", "email"),
+    "events": ("event_id", "customer_id", "anonymous_id"),
+    "orders": ("order_id", "customer_id", "referral_code"),
+    "feedback": ("response_id", "customer_id", "email", "order_id"),
+    "mentions": ("mention_id", "customer_id", "author"),
+    "referrals": (
+        "referral_id", "referrer_id", "code", "referee_email", "referee_id", "converted_order_id",
+    ),
+}  # fmt: skip
+
+
+def merge_shards(data: Path, shards: int) -> None:
+    """One Parquet file per kind from `data/shard-K/`, ids prefixed `sK-` (see SHARD_IDS)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    for kind, columns in SHARD_IDS.items():
+        parts = []
+        for k in range(shards):
+            path = data / f"shard-{k}" / f"{kind}.parquet"
+            names = [d[0] for d in con.execute(f"DESCRIBE SELECT * FROM '{path}'").fetchall()]
+            exprs = []
+            for name in names:
+                if name in columns:
+                    exprs.append(
+                        f"CASE WHEN nullif(trim({name}), '') IS NULL THEN {name} "
+                        f"ELSE 's{k}-' || {name} END AS {name}"
+                    )
+                elif kind == "events" and name == "properties":
+                    exprs.append(
+                        f"""replace(properties, '"order_id": "', '"order_id": "s{k}-')"""
+                        " AS properties"
+                    )
+                else:
+                    exprs.append(name)
+            parts.append(f"SELECT {', '.join(exprs)} FROM '{path}'")
+        target = data / f"{kind}.parquet"
+        con.execute(f"COPY ({' UNION ALL '.join(parts)}) TO '{target}' (FORMAT parquet)")
+    shutil.copy(data / "shard-0" / "touchpoints.parquet", data / "touchpoints.parquet")
 
 
 def growth(record: list[Step]) -> list[tuple[str, str, float, float]]:
@@ -180,7 +242,14 @@ def main() -> None:
     parser.add_argument("--spark", action="store_true", help="also run the analyses on Spark")
     parser.add_argument("--keep", action="store_true", help="keep data and workspaces")
     parser.add_argument("--json", help="append each step as a JSON line to this file")
+    parser.add_argument(
+        "--shard", type=int, default=1_000_000, help="people per generated shard (memory)"
+    )
+    parser.add_argument("--merge-shards", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.merge_shards:
+        merge_shards(Path(args.merge_shards[0]), int(args.merge_shards[1]))
+        return
 
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(args.workdir).free
@@ -192,7 +261,7 @@ def main() -> None:
         f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 1024**3:.0f} GiB, "
         f"Python {platform.python_version()}, memory_limit {args.memory_limit or 'default'}"
     )
-    print(f"{'people':>10} {'engine':<7} {'step':<10} {'time':>11} {'peak RSS':>12}")
+    print(f"{'people':>10} {'engine':<7} {'step':<12} {'time':>11} {'peak RSS':>12}")
     record: list[Step] = []
     for people in sorted(args.people):
         measure_size(people, args, record)
