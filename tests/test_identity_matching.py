@@ -9,6 +9,7 @@ the profiles (rules alone, then rules + model); the figures are in docs/identity
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -253,6 +254,27 @@ def test_matching_off_leaves_rules_alone(ws, tmp_path):
     assert summary.profiles == 2
     assert ws.profiles.review() == []
     assert not (Path(ws.path) / "identity_model.json").exists()
+    # Switching matching on makes the profiles stale: the next analysis rebuilds them.
+    assert not ws.profiles.stale
+    ws.config = dataclasses.replace(
+        ws.config, identity=dataclasses.replace(ws.config.identity, probabilistic=True)
+    )
+    assert ws.profiles.stale
+
+
+def test_duplicate_generator_is_seeded_and_plants_what_it_says():
+    a, b = generate_duplicates(300, seed=2), generate_duplicates(300, seed=2)
+    assert a.customers.equals(b.customers) and (a.person == b.person).all()
+    assert not generate_duplicates(300, seed=3).customers.equals(a.customers)
+    people = len(set(a.person.tolist()))
+    assert people == 300 and a.customers.num_rows > 1.3 * people
+    keys = [
+        f"{s}:{c}"
+        for s, c in zip(
+            *a.customers.select(["source", "customer_id"]).to_pydict().values(), strict=True
+        )
+    ]
+    assert len(set(keys)) == len(keys)  # ids are unique within their source
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,10 @@ source record fall back to a referenced record, then an email or phone, then an 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from cxloop.errors import CxloopError
@@ -179,6 +180,10 @@ class Profiles:
                     "INSERT OR REPLACE INTO meta VALUES ('profiles_schema', ?)",
                     [str(PROFILES_SCHEMA)],
                 )
+                e.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('profiles_identity', ?)",
+                    [self._rules_fingerprint()],
+                )
                 # A new id per build: analyses that store profile ids (VoC texts, segments)
                 # know they are stale after a rebuild, even with the same data.
                 e.execute(
@@ -222,15 +227,29 @@ class Profiles:
 
     @property
     def stale(self) -> bool:
-        """True when data was loaded after the profiles were built, or when they were built
-        by a version of cxloop whose profile tables had another shape."""
+        """True when data was loaded after the profiles were built, when they were built by a
+        version of cxloop whose profile tables had another shape, or under other identity
+        settings or another matching model (switching probabilistic matching on rebuilds)."""
         built_at = self.engine.scalar("SELECT value FROM meta WHERE key = 'profiles_data_version'")
         shape = self.engine.scalar("SELECT value FROM meta WHERE key = 'profiles_schema'")
+        rules = self.engine.scalar("SELECT value FROM meta WHERE key = 'profiles_identity'")
         return (
             built_at is None
             or int(built_at) != self.ws.data_version
             or shape != str(PROFILES_SCHEMA)
+            or rules != self._rules_fingerprint()
         )
+
+    def _rules_fingerprint(self) -> str:
+        """The identity settings and, with matching on, the saved model: what profiles obey."""
+        ident = self.ws.config.identity
+        parts = [repr(sorted(asdict(ident).items()))]
+        if ident.probabilistic:
+            model = matcher.ProbabilisticMatcher(self.ws).model_path
+            parts.append(
+                hashlib.sha256(model.read_bytes()).hexdigest() if model.is_file() else "none"
+            )
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
     def summary(self) -> ProfileSummary:
         """Counts of profiles, records and merges by rule (builds profiles if needed)."""
