@@ -40,8 +40,13 @@ def client(server, role: str) -> httpx.Client:
 
 
 def test_report_asks_codes_and_referrals(server):
-    with client(server, "analyst") as c:
-        assert c.get("/v1/advocacy/report").status_code == 403  # operators only
+    with client(server, "analyst") as c:  # reads the figures, changes nothing
+        assert c.get("/v1/advocacy/report").status_code == 200
+        assert c.post("/v1/advocacy/asks", json={"profile": "S1", "ask": "survey",
+                                                 "source": "x"}).status_code == 403  # fmt: skip
+        assert c.get("/v1/advocacy/referrals").status_code == 403
+    with client(server, "ingest") as c:
+        assert c.get("/v1/advocacy/report").status_code == 403
     with client(server, "operator") as c:
         doc = c.get("/v1/advocacy/report").json()
         assert {"advocates", "referrals", "cac", "asks"} <= set(doc)

@@ -1,4 +1,5 @@
-"""REST routes of the advocacy program (operator role): advocates, asks, codes, referrals.
+"""REST routes of the advocacy program: advocates, asks, codes, referrals (operator role;
+the report and the leaderboard are readable by analysts too, for the dashboard).
 
 Thin over `cxloop.programs.advocacy.operations`: warehouse reads run on the service's reader
 connection, store writes through the programs' ledger (opened once, shared with the loyalty
@@ -13,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from cxloop.service.auth import OPERATE, Principal, require
+from cxloop.service.auth import OPERATE, READ, Principal, require
 from cxloop.service.loyalty_routes import _actor, _ledger, _moment
 from cxloop.service.responses import error_response as _error
 from cxloop.service.responses import json_response as _json
@@ -43,16 +44,26 @@ class Decision(BaseModel):
 
 
 def router() -> APIRouter:
-    r = APIRouter(prefix="/advocacy", tags=["advocacy"], dependencies=[Depends(require(OPERATE))])
+    r = APIRouter(prefix="/advocacy", tags=["advocacy"])
+    operate = [Depends(require(OPERATE))]
+    read_or_operate = [Depends(require(READ | OPERATE))]
 
-    @r.get("/report", summary="Advocates, referrals, CAC, CLV, reviews, asks and their effect")
+    @r.get(
+        "/report",
+        summary="Advocates, referrals, CAC, CLV, reviews, asks and their effect",
+        dependencies=read_or_operate,
+    )
     def report(request: Request, limit: Limit = 20) -> Response:
         from cxloop.programs.advocacy import operations
 
         ledger = _ledger(request)
         return _json(_state(request).read(lambda ws: operations.report(ws, ledger, limit=limit)))
 
-    @r.get("/advocates", summary="The leaderboard (score, parts, level) and potential advocates")
+    @r.get(
+        "/advocates",
+        summary="The leaderboard (score, parts, level) and potential advocates",
+        dependencies=read_or_operate,
+    )
     def advocates(request: Request, limit: Limit = 20) -> Response:
         from cxloop.programs.advocacy import operations
 
@@ -60,7 +71,11 @@ def router() -> APIRouter:
         doc = _state(request).read(lambda ws: operations.advocates(ws, ledger, limit=limit))
         return _json(doc)
 
-    @r.get("/next-asks", summary="The next best ask of each top and potential advocate")
+    @r.get(
+        "/next-asks",
+        summary="The next best ask of each top and potential advocate",
+        dependencies=operate,
+    )
     def next_asks(request: Request, limit: Limit = 20) -> Response:
         from cxloop.programs.advocacy import operations
 
@@ -68,7 +83,11 @@ def router() -> APIRouter:
         doc = _state(request).read(lambda ws: operations.next_asks(ws, ledger, limit=limit))
         return _json({"next_asks": doc})
 
-    @r.post("/asks", summary="Ask a person (eligibility, cool-downs; once per profile/ask/source)")
+    @r.post(
+        "/asks",
+        summary="Ask a person (eligibility, cool-downs; once per profile/ask/source)",
+        dependencies=operate,
+    )
     def ask(request: Request, body: AskRequest) -> Response:
         from cxloop.programs.advocacy import operations
 
@@ -80,7 +99,11 @@ def router() -> APIRouter:
         )  # fmt: skip
         return _json(doc)
 
-    @r.post("/asks/{ask_id}/complete", summary="Record an ask completed and pay it (once)")
+    @r.post(
+        "/asks/{ask_id}/complete",
+        summary="Record an ask completed and pay it (once)",
+        dependencies=operate,
+    )
     def complete(request: Request, ask_id: str, body: Completion) -> Response:
         from cxloop.programs.advocacy import operations
 
@@ -88,7 +111,9 @@ def router() -> APIRouter:
         doc = operations.complete(_ledger(request), settings, ask_id, reference=body.reference)
         return _json(doc)
 
-    @r.post("/codes", summary="The person's referral code (created on first use)")
+    @r.post(
+        "/codes", summary="The person's referral code (created on first use)", dependencies=operate
+    )
     def code(request: Request, body: CodeRequest) -> Response:
         from cxloop import analyses
         from cxloop.programs.advocacy import operations
@@ -98,7 +123,11 @@ def router() -> APIRouter:
             return _error(404, "no profile matches the key")
         return _json(operations.code(_ledger(request), found["profile_id"]))
 
-    @r.get("/referrals", summary="Referral conversions with their state and fraud flags")
+    @r.get(
+        "/referrals",
+        summary="Referral conversions with their state and fraud flags",
+        dependencies=operate,
+    )
     def referrals(
         request: Request,
         status: Annotated[str | None, Query(pattern=STATUSES)] = None,
@@ -109,7 +138,11 @@ def router() -> APIRouter:
         rows = operations.referrals(_ledger(request), status=status, limit=limit)
         return _json({"referrals": rows})
 
-    @r.get("/referrals/flagged", summary="Referrals held for review by the fraud checks")
+    @r.get(
+        "/referrals/flagged",
+        summary="Referrals held for review by the fraud checks",
+        dependencies=operate,
+    )
     def flagged(request: Request, limit: Limit = 100) -> Response:
         from cxloop.programs.advocacy import operations
 
@@ -130,7 +163,11 @@ def router() -> APIRouter:
         )
         return _json(doc)
 
-    @r.post("/jobs/release", summary="Pay referrals past their holding period; apply returns")
+    @r.post(
+        "/jobs/release",
+        summary="Pay referrals past their holding period; apply returns",
+        dependencies=operate,
+    )
     def release(request: Request) -> Response:
         from cxloop.programs.advocacy import operations
 

@@ -1,6 +1,6 @@
 // Advocacy program: who advocates (the score and its parts), who could, what referrals bring
 // and cost against paid channels, which referrals the fraud checks hold, and the ladder of
-// asks. The program's routes belong to operators: another key sees a note saying so.
+// asks. Analysts and operators read the figures; only operators change anything (the API).
 
 import { errorBox, h, int, loading, note, table, withCi, num } from "../lib.js";
 
@@ -24,7 +24,7 @@ export async function render(ctx) {
     wait.remove();
     if (error?.status === 401 || error?.name === "AbortError") throw error;
     root.append(error?.status === 403
-      ? note("The advocacy program's figures need an operator key (cxloop keys create WS --role operator).")
+      ? note("The advocacy program's figures need an analyst or operator key.")
       : errorBox("The advocacy report", error));
     return;
   }
