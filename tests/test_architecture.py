@@ -174,7 +174,7 @@ def test_cli_example_then_inventory_with_gaps(workspace: Path) -> None:
     # loyalty lounge is no moment of the example, and is not pivotal (a confounded null).
     assert not any(g["kind"] == "pivotal_unplanned" and g.get("touchpoint") == "loyalty_lounge"
                    for g in doc["gaps"])  # fmt: skip
-    # Nobody answers an onboarding CSAT survey in the contract data alone.
+    # Nobody answers an onboarding survey in the contract data alone (the content files do).
     assert ("unmeasured", "getting_started") in gaps
     readable = run_cli("architecture", str(workspace))
     assert readable.returncode == 0 and "Gaps" in readable.stdout

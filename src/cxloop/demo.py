@@ -52,9 +52,11 @@ def run_demo(
                 f"loading {Path(path).name}", 0.4 + 0.4 * (i / max(n, 1))
             ),
         )
+        from cxloop.content.sample import load_sample_content
         from cxloop.experience.example import write_example
 
         write_example(ws_dir)  # the documented architecture.toml, fitted to the sample data
+        content = load_sample_content(ws, generated.content)  # assets, views, survey
         report("resolving identities", 0.8)
         summary = ws.profiles.build()
         from cxloop.report import build_report
@@ -74,6 +76,7 @@ def run_demo(
             for f in ingest.files
         },
         "rejects_path": ingest.rejects_path,
+        "content": content,
         "profiles": summary.to_dict(),
         "headline": headline,
         "report": str(report_path),
@@ -125,6 +128,20 @@ def _later_headlines(context: dict[str, Any]) -> dict[str, Any]:
             f"{top['touchpoint']} {top['condition']}: {top['effect']:+.2f} "
             f"[{top['ci_low']:+.2f}, {top['ci_high']:+.2f}]"
         )
+    content = context.get("content")
+    best = next(
+        (a for a in (content or {}).get("assets", []) if a["lift"] and a["lift"]["significant"]),
+        None,
+    )
+    if best:
+        lift = best["lift"]
+        out["content that moves customers (NPS points)"] = (
+            f"{best['content_id']} {best['title']} at {best['moment']}: {lift['effect']:+.2f} "
+            f"[{lift['ci_low']:+.2f}, {lift['ci_high']:+.2f}] (naive {lift['naive_effect']:+.2f})"
+        )
+    architecture = context.get("architecture")
+    if architecture:
+        out["experience architecture gaps"] = len(architecture["gaps"])
     voc = context.get("voc")
     if voc and voc["sentiment"]["overall"]["scored"]:
         net = voc["sentiment"]["overall"]["net"]

@@ -266,4 +266,9 @@ def _lift(effect: MomentEffect | None, q: float | None) -> dict[str, Any] | None
         d.pop(key, None)
     d["q_value"] = q
     d["significant"] = bool(q is not None and q < ALPHA and d["effect"] is not None)
+    # Covariates dropped from the model (constant or collinear in this moment's units) are
+    # the moment's, not the asset's: kept apart so an asset's note says what is its own.
+    parts = [p for p in str(d.get("note") or "").split("; ") if p]
+    d["note"] = "; ".join(p for p in parts if not p.startswith("covariate '"))
+    d["model_notes"] = [p for p in parts if p.startswith("covariate '")]
     return d

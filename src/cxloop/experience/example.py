@@ -77,7 +77,7 @@ data = ["events: onboarding", "feedback: onboarding survey"]
   kind = "story"
   outcome = "reach a goal: use the product well from day one"
   value_level = "catalytic"
-  measured_by = ["csat", "content"]
+  measured_by = ["nps", "content"]            # the onboarding survey (NPS about onboarding)
   content = ["C001"]
 
   [[moments.experiences]]

@@ -38,7 +38,11 @@ def known_touchpoints(ws: Workspace) -> set[str]:
 
 
 def build_architecture(
-    ws: Workspace, *, outcome: str = "nps", window_days: int = 180
+    ws: Workspace,
+    *,
+    outcome: str = "nps",
+    window_days: int = 180,
+    pivotal: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The inventory document of `cxloop architecture --json` (docs/architecture.md)."""
     architecture = load_architecture(ws.path, touchpoints=known_touchpoints(ws))
@@ -49,20 +53,30 @@ def build_architecture(
         )
     from cxloop.experience.value import build_value_framework
 
-    doc = inventory(ws, architecture, outcome=outcome, window_days=window_days)
+    doc = inventory(ws, architecture, outcome=outcome, window_days=window_days, pivotal=pivotal)
     doc["value_framework"] = build_value_framework(ws)
     return doc
 
 
 def inventory(
-    ws: Workspace, architecture: Architecture, *, outcome: str = "nps", window_days: int = 180
+    ws: Workspace,
+    architecture: Architecture,
+    *,
+    outcome: str = "nps",
+    window_days: int = 180,
+    pivotal: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Join `architecture` with the workspace's data (see the module docstring)."""
+    """Join `architecture` with the workspace's data (see the module docstring).
+
+    `pivotal`: a `cxloop moments` document for the same outcome and window, when the caller
+    has one already (the report), so it is not computed twice.
+    """
     from cxloop.analytics.moments import MomentsSettings, build_moments
 
     ws.profiles.ensure_current()
     figures, answers = _figures(ws, architecture)
-    pivotal = build_moments(ws, MomentsSettings(outcome=outcome, window_days=window_days))
+    if pivotal is None or pivotal.get("outcome") != outcome:
+        pivotal = build_moments(ws, MomentsSettings(outcome=outcome, window_days=window_days))
     owners = dict(ws.engine.fetchall("SELECT touchpoint, owner FROM touchpoints"))
     by_touchpoint: dict[str, list[dict[str, Any]]] = {}
     for m in pivotal["moments"]:

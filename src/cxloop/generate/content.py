@@ -10,9 +10,11 @@ The planted truth, at the `getting_started` moment (touchpoint `onboarding`):
   video) and `C002` (the care and repair guide), each with a chance that rises with the
   customer's value quintile, steeply for `C002`: valuable customers open more content;
 - some onboarded customers answer a transactional NPS survey about onboarding, a day or more
-  after the views. Its latent satisfaction is the world's own model (base + the person's
-  effect, which carries the customer-value confounder + the onboarding's success + noise)
-  plus `content_effect` when the customer opened `C001`, and nothing for `C002`.
+  after the views. Its latent satisfaction is the world's own model for an answer about an
+  order (`feedback.latent`: base + the person's effect, which carries the customer-value
+  confounder + that order's late delivery, unresolved contact and onboarding success before
+  the answer + noise) plus `CONTENT_EFFECT` when the customer opened `C001`, and nothing for
+  `C002`.
 
 So `C001` has a real effect and `C002` only a confounded association (its naive difference is
 positive because its viewers are the valuable customers, who answer higher anyway); an
@@ -32,7 +34,7 @@ import pyarrow.csv as pacsv
 
 from cxloop.generate.arrays import lognormal_seconds
 from cxloop.generate.catalogue import TP
-from cxloop.generate.feedback import NPS, to_scale
+from cxloop.generate.feedback import NPS, latent, to_scale
 from cxloop.generate.settings import SOURCES
 from cxloop.generate.strings import bank, choose, ids, join, timestamps
 from cxloop.generate.world import STREAMS, World
@@ -123,14 +125,13 @@ def write_content(out_dir: Path, truth_dir: Path, world: World) -> ContentFiles:
     at = t + rng.uniform(1.2, 6.0, len(on))
     asked = (rng.random(len(on)) < SURVEY_SHARE) & (at < s.window_days)
     a = np.flatnonzero(asked)
-    noise = rng.normal(0.0, s.noise_sd, len(a))
     lifted = viewed[PLANTED][a]
+    late, unresolved = _order_experiences(world, order[a], at[a])
+    # The world's own score model for an answer about an order (`feedback.latent`): that
+    # order's late delivery, unresolved contact and onboarding success before the answer.
     satisfaction = (
-        s.satisfaction_base
-        + world.persons.person_effect[person[a]]
-        + s.effect_onboarding_success * success[a]
+        latent(rng, s, world.persons, person[a], late, unresolved, success[a])
         + CONTENT_EFFECT * lifted
-        + noise
     )
     metric = np.full(len(a), NPS)
     score = to_scale(metric, satisfaction)
@@ -183,6 +184,22 @@ def write_content(out_dir: Path, truth_dir: Path, world: World) -> ContentFiles:
     truth_dir.mkdir(parents=True, exist_ok=True)
     (truth_dir / "content.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     return files
+
+
+def _order_experiences(
+    world: World, order: np.ndarray, at: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per answer: whether its order had a late delivery, and an unresolved support contact,
+    before the answer (from the world's own events, as `Experience.of_order` reads them)."""
+    e = world.events
+    late_at = np.full(world.orders.count, np.inf)
+    unresolved_at = np.full(world.orders.count, np.inf)
+    failed = (e.success == 0) & (e.order >= 0)
+    d = failed & (e.touchpoint == TP["delivery"])
+    np.minimum.at(late_at, e.order[d], e.t[d])
+    c = failed & np.isin(e.touchpoint, [TP["support_contact"], TP["chat"]])
+    np.minimum.at(unresolved_at, e.order[c], e.t[c])
+    return late_at[order] < at, unresolved_at[order] < at
 
 
 def _assets_table(world: World) -> pa.Table:

@@ -8,6 +8,7 @@ import {
   api, apiKey, clear, clearCache, errorBox, h, hashFor, KEY_STORAGE, parseHash,
 } from "./lib.js";
 import * as advocacy from "./pages/advocacy.js";
+import * as architecture from "./pages/architecture.js";
 import * as journey from "./pages/journey.js";
 import * as moments from "./pages/moments.js";
 import * as profiles from "./pages/profiles.js";
@@ -15,7 +16,7 @@ import * as scorecard from "./pages/scorecard.js";
 import * as segments from "./pages/segments.js";
 import * as voc from "./pages/voc.js";
 
-const PAGES = { scorecard, journey, moments, segments, voc, profiles, advocacy };
+const PAGES = { scorecard, journey, moments, architecture, segments, voc, profiles, advocacy };
 
 const $ = (id) => document.getElementById(id);
 const els = {

@@ -5,6 +5,7 @@ import { barsOverTime, chart, intervalDots, trendWithInterval } from "../charts.
 import {
   h, input, int, loading, money, NA, note, num, pct, PERIODS, select, table,
 } from "../lib.js";
+import { benchmarksSection } from "./benchmarks.js";
 
 export const title = "Scorecard";
 
@@ -100,6 +101,7 @@ export async function render(ctx) {
 
   root.append(changes(doc, last, prev, currency));
   if (doc.goals?.length) root.append(goals(doc, currency));
+  if (doc.benchmarks?.length) root.append(benchmarksSection(doc.benchmarks));
   if (trend.length) root.append(...trendSections(doc));
   else root.append(note("No periods in this window: widen the dates to see trends."));
   root.append(breakdown(doc, currency));
