@@ -222,3 +222,32 @@ def test_two_processes_batching_redemptions_of_one_member_never_overspend(kind, 
         assert sum(ledger.batcher.batches for ledger in ledgers) < 120  # batches did form
         assert ledgers[0].member(member).balance == 0
         assert ledgers[0].verify().ok
+
+
+def test_a_refusal_looks_for_its_key_once_more(tmp_path):
+    """PostgreSQL: batch A redeems 40 of 50 under key "k", uncommitted; batch B, the same
+    request, waits for the member's lock. When A commits, B finds 10 points (too few) but the
+    key it missed while waiting: it answers with A's entry, not with a refusal."""
+    with open_store("postgresql", tmp_path / "ws") as store:
+        first, second = Ledger(store, clock=lambda: T0), Ledger(store, clock=lambda: T0)
+        member = first.enrol("a", actor="t").member_id
+        first.post([earn(member, 50, "seed")])
+        inside, go_on = threading.Event(), threading.Event()
+
+        def hold(conn, entry):
+            inside.set()
+            assert go_on.wait(30)
+
+        first.before_commit = hold
+        with ThreadPoolExecutor(2) as pool:
+            held = pool.submit(first.post, [redeem(member, 40, "k")])
+            assert inside.wait(30)
+            racing = pool.submit(second.post, [redeem(member, 40, "k")])
+            with pytest.raises(TimeoutError):  # B waits for the member's lock
+                racing.result(timeout=0.5)
+            go_on.set()
+            (entry,) = held.result(timeout=30)
+            (answer,) = racing.result(timeout=30)
+        assert isinstance(entry, Entry) and answer == entry
+        assert first.member(member).balance == 10
+        assert first.verify().ok

@@ -19,29 +19,32 @@ Dialect differences live here and nowhere else:
 SQLite file, with jittered exponential backoff; callers wrap the function that opens the
 transaction, never a statement inside one.
 
-Set-based statements (`one_of`, `insert_rows`, `update_rows`: many rows, one statement) differ
-too. On PostgreSQL each takes one array parameter per column (`= ANY(...)`, `unnest(...)`),
-so its text is the same for one row or sixty-four: psycopg converts it once and the server
-keeps it prepared, where a list of placeholders would be new text, parsed and planned again,
-for every length. SQLite runs in this process, so a statement per row costs only a call into
-its library: an expanding `IN (...)` list and `executemany` serve there.
+Set-based statements (`one_of`, `insert_rows`, `update_rows`: many rows, one statement)
+differ too. On PostgreSQL each takes one parameter (an array for `= ANY(...)`, a JSON
+document of rows read back as a table), so its text is the same for one row or sixty-four:
+psycopg converts it once and the server keeps it prepared, where a list of placeholders
+would be new text, parsed and planned again, for every length. SQLite runs in this process,
+so a statement per row costs only a call into its library: an expanding `IN (...)` list
+and `executemany` serve there.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import random
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import URL, Connection, Engine
 
 from cxloop.programs.errors import ProgramError, RetryTransaction, StoreUnavailable
@@ -228,18 +231,18 @@ def insert_rows(
     """Insert `rows` (dicts with the same keys) with one statement; with `returning` (a
     generated key), the generated values in the order of `rows`.
 
-    On PostgreSQL the rows are inserted in their order (`unnest ... WITH ORDINALITY ORDER
-    BY`), so a sequence hands out ascending values in that order: sorting the returned
-    values gives them row by row, as SQLAlchemy's own `sort_by_parameter_order` does.
+    On PostgreSQL the rows are inserted in their order (`ORDER BY` their position), so a
+    sequence hands out ascending values in that order: sorting the returned values gives them
+    row by row, as SQLAlchemy's own `sort_by_parameter_order` does.
     """
     if not rows:
         return []
     names = tuple(rows[0])
-    statement = _insert_statement(conn.dialect.name, table, names, returning)
     if conn.dialect.name == "postgresql":
-        result = conn.execute(statement, {f"b_{n}": [row[n] for row in rows] for n in names})
+        statement, encode = _pg_insert(conn.dialect, table, names, returning)
+        result = conn.execute(statement, {"b_rows": encode(rows)})
         return sorted(result.scalars()) if returning is not None else []
-    result = conn.execute(statement, list(rows))
+    result = conn.execute(_sqlite_insert(table, returning), list(rows))
     return list(result.scalars()) if returning is not None else []
 
 
@@ -252,52 +255,93 @@ def update_rows(
     if not rows:
         return
     names = tuple(rows[0])
-    statement = _update_statement(conn.dialect.name, table, key, names)
     if conn.dialect.name == "postgresql":
-        conn.execute(statement, {f"b_{n}": [row[n] for row in rows] for n in names})
+        statement, encode = _pg_update(conn.dialect, table, key, names)
+        conn.execute(statement, {"b_rows": encode(rows)})
     else:
+        statement = _sqlite_update(table, key, names)
         conn.execute(statement, [{f"b_{n}": row[n] for n in names} for row in rows])
 
 
-def _unnest(table: sa.Table, names: tuple[str, ...], **options: Any) -> Any:
+# PostgreSQL: the rows travel as one JSON document, a table again on the server
+# (`jsonb_to_recordset`): one parameter for the whole statement, serialised by the json
+# module in C, where one array per column is dumped value by value in Python.
+_POSITION = "row_position_"
+
+
+def _pg_rows(
+    dialect: sa.Dialect, table: sa.Table, names: tuple[str, ...]
+) -> tuple[Any, Callable[[Sequence[dict[str, Any]]], str]]:
     columns = [table.c[n] for n in names]
-    arrays = [sa.bindparam(f"b_{c.name}", type_=ARRAY(c.type)) for c in columns]
-    return (
-        sa.func.unnest(*arrays)
-        .table_valued(*[sa.column(c.name, c.type) for c in columns], **options)
-        .render_derived(name="v")
-    )
-
-
-@functools.lru_cache(maxsize=64)
-def _insert_statement(
-    dialect: str, table: sa.Table, names: tuple[str, ...], returning: sa.Column[Any] | None
-) -> Any:
-    if dialect == "postgresql":
-        rows = _unnest(table, names, with_ordinality="row_number")
-        select = sa.select(*[rows.c[n] for n in names]).order_by(rows.c.row_number)
-        statement = sa.insert(table).from_select(list(names), select)
-        return statement if returning is None else statement.returning(returning)
-    statement = sa.insert(table)
-    if returning is None:
-        return statement
-    return statement.returning(returning, sort_by_parameter_order=True)
-
-
-@functools.lru_cache(maxsize=64)
-def _update_statement(dialect: str, table: sa.Table, key: str, names: tuple[str, ...]) -> Any:
-    changed = [n for n in names if n != key]
-    if dialect == "postgresql":
-        rows = _unnest(table, names)
-        return (
-            sa.update(table)
-            .where(table.c[key] == rows.c[key])
-            .values({n: rows.c[n] for n in changed})
+    document = sa.cast(sa.bindparam("b_rows", type_=sa.Text), JSONB)
+    rows = (
+        sa.func.jsonb_to_recordset(document)
+        .table_valued(
+            *[sa.column(c.name, c.type) for c in columns], sa.column(_POSITION, sa.Integer)
         )
+        .render_derived(name="v", with_types=True)
+    )
+    # Values pass through their column type as in any statement (e.g. a naive datetime is
+    # refused), then become JSON: times as ISO 8601 text, which PostgreSQL reads back exactly.
+    convert = {
+        c.name: processor
+        for c in columns
+        if (processor := c.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        or c.type.python_type is datetime
+    }
+
+    def encode(values: Sequence[dict[str, Any]]) -> str:
+        out = []
+        for position, row in enumerate(values):
+            item = {n: row[n] for n in names}
+            for name, processor in convert.items():
+                value = item[name]
+                if processor is not None and value is not None:
+                    value = processor(value)
+                item[name] = value.isoformat() if isinstance(value, datetime) else value
+            item[_POSITION] = position
+            out.append(item)
+        return json.dumps(out, separators=(",", ":"))
+
+    return rows, encode
+
+
+@functools.lru_cache(maxsize=64)
+def _pg_insert(
+    dialect: sa.Dialect, table: sa.Table, names: tuple[str, ...], returning: Any
+) -> tuple[Any, Callable[[Sequence[dict[str, Any]]], str]]:
+    rows, encode = _pg_rows(dialect, table, names)
+    select = sa.select(*[rows.c[n] for n in names]).order_by(rows.c[_POSITION])
+    statement = sa.insert(table).from_select(list(names), select)
+    return (statement if returning is None else statement.returning(returning)), encode
+
+
+@functools.lru_cache(maxsize=64)
+def _pg_update(
+    dialect: sa.Dialect, table: sa.Table, key: str, names: tuple[str, ...]
+) -> tuple[Any, Callable[[Sequence[dict[str, Any]]], str]]:
+    rows, encode = _pg_rows(dialect, table, names)
+    statement = (
+        sa.update(table)
+        .where(table.c[key] == rows.c[key])
+        .values({n: rows.c[n] for n in names if n != key})
+    )
+    return statement, encode
+
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_insert(table: sa.Table, returning: Any) -> Any:
+    if returning is None:
+        return sa.insert(table)
+    return sa.insert(table).returning(returning, sort_by_parameter_order=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_update(table: sa.Table, key: str, names: tuple[str, ...]) -> Any:
     return (
         sa.update(table)
         .where(table.c[key] == sa.bindparam(f"b_{key}"))
-        .values({n: sa.bindparam(f"b_{n}") for n in changed})
+        .values({n: sa.bindparam(f"b_{n}") for n in names if n != key})
     )
 
 

@@ -8,10 +8,11 @@ clients to `apply_postings`, which applies a whole batch with a constant number 
 statements, whatever its size:
 
 1. lock the batch's members, `SELECT ... FOR UPDATE` in member-id order (two batches, or a
-   batch and an expiry run, take their locks in the same order: no deadlock);
-2. read every idempotency key of the batch, after the locks (PostgreSQL READ COMMITTED:
-   this statement sees every transaction that committed before the locks were granted);
-3. read the open lots of the members who have debits;
+   batch and an expiry run, take their locks in the same order: no deadlock), and read the
+   batch's idempotency keys in the same statement;
+2. read the open lots of the members who have debits (after the locks: on PostgreSQL, READ
+   COMMITTED, this statement sees what the holders of those locks committed);
+3. look again for the keys of refused postings (below), if any;
 4. decide each posting in Python, in the order received, exactly as one transaction after
    the other would: balances and lots are tracked per member through the batch, so a
    redemption sees the earn just before it; a refused posting (more than the balance, an
@@ -21,9 +22,12 @@ statements, whatever its size:
 5. write: entries (one multi-row `INSERT ... RETURNING`), lots, lot draws, lots' remaining
    points, members' balances and idempotency keys, each one statement.
 
-Everything commits together or not at all, in the caller's transaction. A key stored by a
-concurrent transaction between steps 2 and 5 makes the key's insert fail: the caller
-(`retrying`) runs the whole batch again, and the key then answers as a replay.
+Everything commits together or not at all, in the caller's transaction. A statement that
+waited for a lock reads other tables as they were when it started, so step 1 may miss a key
+that a concurrent transaction stored meanwhile: the key's insert then fails, the caller
+(`retrying`) runs the whole batch again, and the key answers as a replay; and a posting
+refused for its amount (or date) looks for its key once more (step 3), so a refusal never
+hides the answer stored under its key. The old one-request path did the same.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cxloop.programs.errors import (
+    IdempotencyConflict,
     InsufficientPoints,
     ProgramError,
     RetryTransaction,
@@ -146,7 +151,7 @@ def _request(operation: str, arguments: dict[str, Any], key: str) -> str:
 class _Queries:
     """The batch's reads, built once per dialect (lists bound as one parameter: store.one_of)."""
 
-    lock_members: Any
+    lock_members_and_keys: Any
     lookup_keys: Any
     open_lots: Any
     entries: Any
@@ -155,10 +160,17 @@ class _Queries:
 @functools.cache
 def _queries(dialect: str) -> _Queries:
     return _Queries(
-        lock_members=sa.select(members.c.member_id, members.c.balance)
+        lock_members_and_keys=sa.select(
+            members.c.member_id,
+            members.c.balance,
+            idempotency.c.key,
+            idempotency.c.request_hash,
+            idempotency.c.response,
+        )
+        .select_from(members.outerjoin(idempotency, one_of(idempotency.c.key, "b_keys", dialect)))
         .where(one_of(members.c.member_id, "b_members", dialect))
         .order_by(members.c.member_id)
-        .with_for_update(),
+        .with_for_update(of=members),
         lookup_keys=sa.select(
             idempotency.c.key, idempotency.c.request_hash, idempotency.c.response
         ).where(one_of(idempotency.c.key, "b_keys", dialect)),
@@ -216,15 +228,14 @@ def apply_postings(
     """Apply `postings` in the caller's write transaction (see the module docstring)."""
     queries = _queries(conn.dialect.name)
     member_ids = sorted({p.member_id for p in postings})
-    balances = {
-        row.member_id: int(row.balance)
-        for row in conn.execute(queries.lock_members, {"b_members": member_ids})
-    }
+    balances: dict[str, int] = {}
+    stored: dict[str, tuple[str, str]] = {}
+    parameters = {"b_members": member_ids, "b_keys": sorted({p.key for p in postings})}
+    for row in conn.execute(queries.lock_members_and_keys, parameters):
+        balances[row.member_id] = int(row.balance)
+        if row.key is not None:
+            stored[row.key] = (row.request_hash, row.response)
     locked = dict(balances)
-    stored = {
-        row.key: (row.request_hash, row.response)
-        for row in conn.execute(queries.lookup_keys, {"b_keys": sorted({p.key for p in postings})})
-    }
     open_lots = _open_lots(conn, queries, postings, balances, stored)
 
     outcomes: list[Entry | ProgramError | int | None] = [None] * len(postings)
@@ -282,6 +293,7 @@ def apply_postings(
         except ProgramError as refused:
             outcomes[index] = refused
 
+    _look_again(conn, queries, postings, outcomes, replays)
     changed = [
         {"member_id": m, "balance": b} for m, b in sorted(balances.items()) if b != locked[m]
     ]
@@ -298,6 +310,38 @@ def apply_postings(
             assert outcome is not None
             final.append(outcome)
     return Applied(final, written)
+
+
+def _look_again(
+    conn: Connection,
+    queries: _Queries,
+    postings: Sequence[Posting],
+    outcomes: list[Any],
+    replays: dict[int, int],
+) -> None:
+    """Answer a posting refused by a rule from its key, if a concurrent transaction stored
+    it while this batch waited for its locks (see the module docstring)."""
+    refused = {
+        index
+        for index, outcome in enumerate(outcomes)
+        if isinstance(outcome, ProgramError)
+        and not isinstance(outcome, IdempotencyConflict | UnknownMember)
+    }
+    if not refused:
+        return
+    late = sorted({postings[index].key for index in refused})
+    found = {
+        row.key: (row.request_hash, row.response)
+        for row in conn.execute(queries.lookup_keys, {"b_keys": late})
+    }
+    for index in sorted(refused):
+        posting = postings[index]
+        if posting.key in found:
+            request_hash, response = found[posting.key]
+            if request_hash != posting.request:
+                outcomes[index] = keys.conflict(posting.key)
+            else:
+                replays[index] = int(json.loads(response)["entry_id"])
 
 
 def _open_lots(
