@@ -60,7 +60,7 @@ from cxloop.programs.loyalty.records import (
     entry_from_row,
 )
 from cxloop.programs.loyalty.values import add_months, aware, check_points
-from cxloop.programs.store import insert_rows, one_of, update_rows
+from cxloop.programs.store import insert_rows, one_of, pipelined, update_rows
 from cxloop.programs.tables import idempotency, ledger_entries, lot_consumption, lots, members
 
 #: The kinds of entry a posting writes (reversals and expiries have their own paths).
@@ -404,7 +404,12 @@ def _write(
     key_rows: list[tuple[str, str, Any]],
     now: datetime,
 ) -> list[Entry]:
-    """Insert the batch's entries, lots, draws and keys; set lots' remaining and balances."""
+    """Insert the batch's entries, lots, draws and keys; set lots' remaining and balances.
+
+    The entries come first (their ids are needed by everything else); then, unless a lot
+    created in this batch was drawn from (its id is needed too), the rest is sent in one
+    round trip.
+    """
     if not entries:
         return []
     ids = insert_rows(conn, ledger_entries, entries, returning=ledger_entries.c.id)
@@ -422,22 +427,11 @@ def _write(
                 "expires_at": lot.expires_at,
             }
         )
-    lot_ids = insert_rows(conn, lots, lot_rows, returning=lots.c.id)
-    for lot, lot_id in zip(new_lots, lot_ids, strict=True):
-        lot.lot_id = int(lot_id)
-    insert_rows(
-        conn,
-        lot_consumption,
-        [{"entry_id": ids[row], "lot_id": lot.lot_id, "points": p} for row, lot, p in draws],
-    )
-    stored_lots = {lot.lot_id: lot.remaining for _, lot, _ in draws if lot.credit is None}
-    update_rows(
-        conn,
-        lots,
-        "id",
-        [{"id": lot, "remaining": left} for lot, left in sorted(stored_lots.items())],
-    )
-    update_rows(conn, members, "member_id", balances)
+    new_lots_drawn = any(lot.credit is not None for _, lot, _ in draws)
+    if new_lots_drawn:
+        lot_ids = insert_rows(conn, lots, lot_rows, returning=lots.c.id)
+        for lot, lot_id in zip(new_lots, lot_ids, strict=True):
+            lot.lot_id = int(lot_id)
     remembered = [
         {
             "key": key,
@@ -447,11 +441,41 @@ def _write(
         }
         for key, request, row in key_rows
     ]
+    stored_lots = {lot.lot_id: lot.remaining for _, lot, _ in draws if lot.credit is None}
     try:
-        insert_rows(conn, idempotency, remembered)
+        with pipelined(conn):
+            if not new_lots_drawn:
+                insert_rows(conn, lots, lot_rows)
+            insert_rows(
+                conn,
+                lot_consumption,
+                [
+                    {"entry_id": ids[row], "lot_id": lot.lot_id, "points": p}
+                    for row, lot, p in draws
+                ],
+            )
+            update_rows(
+                conn,
+                lots,
+                "id",
+                [{"id": lot, "remaining": left} for lot, left in sorted(stored_lots.items())],
+            )
+            update_rows(conn, members, "member_id", balances)
+            insert_rows(conn, idempotency, remembered)
     except sa.exc.IntegrityError as exc:
-        raise RetryTransaction("an idempotency key of the batch was stored concurrently") from exc
+        if getattr(exc.orig, "sqlstate", None) in {"23505", None} and _names_the_key(exc):
+            raise RetryTransaction(
+                "an idempotency key of the batch was stored concurrently"
+            ) from exc
+        raise
     return written
+
+
+def _names_the_key(error: sa.exc.IntegrityError) -> bool:
+    """Whether a unique violation is the idempotency key's (PostgreSQL names the constraint;
+    SQLite the column)."""
+    text = str(error.orig)
+    return "idempotency_pkey" in text or "idempotency.key" in text
 
 
 def _replayed(conn: Connection, queries: _Queries, replays: dict[int, int]) -> dict[int, Entry]:
