@@ -201,6 +201,7 @@ def run_once(kind: str, args: argparse.Namespace, repeat: int) -> dict:
         ledger = Ledger(store)
         if getattr(ledger, "batcher", None) is not None:
             ledger.batcher.max_running = args.running_batches or ledger.batcher.max_running
+            ledger.batcher.min_beside = args.min_beside or ledger.batcher.min_beside
         members = seed(ledger, args.members, args.balance)
         for phase, seconds in (("warmup", args.warmup), ("measure", args.seconds)):
             results: list = []
@@ -276,6 +277,12 @@ def main() -> int:
         type=int,
         default=None,
         help="batches of postings running at once (default: the ledger's)",
+    )
+    parser.add_argument(
+        "--min-beside",
+        type=int,
+        default=None,
+        help="requests queued before a batch starts beside a running one (default: the ledger's)",
     )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()

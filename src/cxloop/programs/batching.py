@@ -17,8 +17,10 @@ batch ran, so there is no timer to tune.
 exception that request must raise. It calls `release()` when its statements are done and
 only the commit is left: the leadership passes on then, so the next batch runs while this
 one waits for the disk (`max_running` bounds the batches running statements, not those
-committing). If `apply` raises for a batch of several requests, each request is run again
-alone, so an error is raised by the request that caused it and never by its neighbours.
+committing); a batch starts beside a running one only once `min_beside` requests are
+queued, so a busy process runs a few large batches rather than many small ones. If `apply`
+raises for a batch of several requests, each request is run again alone, so an error is
+raised by the request that caused it and never by its neighbours.
 """
 
 from __future__ import annotations
@@ -60,12 +62,14 @@ class Batcher(Generic[R, T]):
         *,
         max_batch: int = 64,
         max_running: int = 2,
+        min_beside: int = 1,
     ) -> None:
-        if max_batch < 1 or max_running < 1:
-            raise ValueError("max_batch and max_running must be at least 1")
+        if max_batch < 1 or max_running < 1 or min_beside < 1:
+            raise ValueError("max_batch, max_running and min_beside must be at least 1")
         self._apply = apply
         self.max_batch = max_batch
         self.max_running = max_running
+        self.min_beside = min_beside
         self._lock = threading.Lock()
         self._queue: deque[_Slot[R, T]] = deque()
         self._running = 0  # leaders: threads holding the right to run a batch
@@ -78,7 +82,9 @@ class Batcher(Generic[R, T]):
         slot: _Slot[R, T] = _Slot(request)
         with self._lock:
             self._queue.append(slot)
-            slot.lead = self._running < self.max_running
+            slot.lead = self._running == 0 or (
+                self._running < self.max_running and len(self._queue) >= self.min_beside
+            )
             if slot.lead:
                 self._running += 1
         while True:

@@ -53,10 +53,13 @@ from cxloop.programs.tables import lots as lots_table
 
 #: The kinds of entry a reversal may undo (an expiry is undone by an adjustment).
 REVERSIBLE = ("earn", "redeem", "adjust")
-#: Postings applied in one transaction at most, and batches running at once (one is built
-#: and run while another waits for its commit); see batching.py.
+#: Postings applied in one transaction at most; batches running statements at once (more
+#: use both cores of a small machine while a batch waits for the server); requests queued
+#: before a batch starts beside a running one (fewer would make batches too small to pay
+#: for their statements). See batching.py and docs/performance.md.
 MAX_BATCH = 64
 MAX_RUNNING_BATCHES = 2
+MIN_BESIDE = 4
 
 
 class _Replay(Exception):
@@ -92,7 +95,7 @@ class Ledger:
         # Concurrent earns, redemptions and adjustments of this process are applied together,
         # a batch per transaction (postings.py); one alone is a batch of one.
         self.batcher: Batcher[Posting, Entry] = Batcher(
-            self._post, max_batch=MAX_BATCH, max_running=MAX_RUNNING_BATCHES
+            self._post, max_batch=MAX_BATCH, max_running=MAX_RUNNING_BATCHES, min_beside=MIN_BESIDE
         )
 
     def _now(self) -> datetime:
