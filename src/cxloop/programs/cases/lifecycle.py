@@ -24,12 +24,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cxloop.loop_settings import CasesSettings, TriggersSettings
+from cxloop.programs.cases.follow_up import follow_up
 from cxloop.programs.cases.routing import CaseDraft
-from cxloop.programs.closed_loop_tables import action_log, case_events, cases
+from cxloop.programs.closed_loop_tables import case_events, cases
 from cxloop.programs.errors import ProgramError
-from cxloop.programs.outbox import enqueue, insert_ignoring_duplicates
+from cxloop.programs.outbox import insert_ignoring_duplicates
 from cxloop.programs.store import ProgramStore, retrying
-from cxloop.programs.triggers.timing import release_time
 
 STATUSES = ("open", "assigned", "in_progress", "resolved", "closed")
 OPEN_STATUSES = ("open", "assigned", "in_progress")
@@ -199,7 +199,7 @@ class Cases:
             )
         if row is None:
             raise UnknownCase(f"no case {case_id!r}")
-        return _case(row)
+        return case_from_row(row)
 
     def history(self, case_id: str) -> list[dict[str, Any]]:
         self.get(case_id)
@@ -244,7 +244,7 @@ class Cases:
             )
         query = query.order_by(cases.c.first_response_due, cases.c.case_id).limit(limit)
         with self.store.read() as conn:
-            return [_case(r) for r in conn.execute(query).mappings()]
+            return [case_from_row(r) for r in conn.execute(query).mappings()]
 
     # -- lifecycle --------------------------------------------------------------------------
     def assign(self, case_id: str, assignee: str, *, actor: str, note: str | None = None) -> Case:
@@ -333,7 +333,9 @@ class Cases:
                     values["first_response_at"] = now
                 values["status"] = target
                 if action == "resolve":
-                    values.update(self._follow_up(conn, row, now))
+                    values.update(
+                        follow_up(conn, row, now, self.settings, self.triggers, self.timezone)
+                    )
                 conn.execute(cases.update().where(cases.c.case_id == case_id).values(**values))
                 conn.execute(
                     case_events.insert().values(
@@ -352,65 +354,9 @@ class Cases:
                     .mappings()
                     .one()
                 )
-                return _case(updated)
+                return case_from_row(updated)
 
         return retrying(transaction)
-
-    def _follow_up(self, conn: Connection, row: Any, now: datetime) -> dict[str, Any]:
-        """Queue the close-the-loop survey (once per case), or log why it is skipped."""
-        if not self.settings.follow_up:
-            return {}
-        subject = row["case_id"]
-        done = conn.execute(
-            sa.select(action_log.c.id).where(
-                action_log.c.trigger == "case_follow_up", action_log.c.subject == subject
-            )
-        ).first()
-        if done is not None:
-            return {}  # a reopened case that is resolved again is not surveyed twice
-        key = f"case_follow_up:{subject}"
-        reason = None if row["contactable"] else "no marketing consent"
-        if reason is None and row["profile_id"] is None:
-            reason = "anonymous answer: no one to contact"
-        conn.execute(
-            action_log.insert().values(
-                trigger="case_follow_up",
-                subject=subject,
-                action="survey",
-                profile_id=row["profile_id"],
-                marketing=True,
-                outcome="skipped" if reason else "sent",
-                reason=reason,
-                message_key=None if reason else key,
-                decided_at=now,
-            )
-        )
-        if reason:
-            return {}
-        zone = row["timezone"] if self.triggers.quiet_hours_zone == "customer" else None
-        enqueue(
-            conn,
-            [
-                {
-                    "message_key": key,
-                    "webhook": self.settings.follow_up_webhook,
-                    "topic": "survey_invitation",
-                    "not_before": release_time(
-                        now, self.triggers.quiet_window, zone or self.timezone, self.timezone
-                    ),
-                    "payload": {
-                        "reason": "case_follow_up",
-                        "case_id": subject,
-                        "profile_id": row["profile_id"],
-                        "customer_ref": row["customer_ref"],
-                        "metric": self.settings.follow_up_metric,
-                        "touchpoint": row["touchpoint"],
-                    },
-                }
-            ],
-            now=now,
-        )
-        return {"followed_up_at": now}
 
     def _check_roster(self, case_id: str, assignee: str) -> None:
         rosters = self.settings.rosters
@@ -433,7 +379,7 @@ def _existing(conn: Connection, keys: Sequence[str]) -> set[str]:
     return found
 
 
-def _case(row: Any) -> Case:
+def case_from_row(row: Any) -> Case:
     return Case(
         case_id=row["case_id"],
         feedback_key=row["feedback_key"],

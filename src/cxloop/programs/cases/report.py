@@ -98,11 +98,11 @@ def case_report(cases: Cases, ws: Workspace | None = None, *, top_themes: int = 
 def _all(cases: Cases) -> list[Case]:
     import sqlalchemy as sa
 
-    from cxloop.programs.cases.lifecycle import _case
+    from cxloop.programs.cases.lifecycle import case_from_row
     from cxloop.programs.closed_loop_tables import cases as table
 
     with cases.store.read() as conn:
-        return [_case(r) for r in conn.execute(sa.select(table)).mappings()]
+        return [case_from_row(r) for r in conn.execute(sa.select(table)).mappings()]
 
 
 def _overdue(c: Case, now: datetime) -> bool:

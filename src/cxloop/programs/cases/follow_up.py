@@ -1,0 +1,83 @@
+"""Close the loop: when a case is resolved, the customer is invited to a follow-up survey.
+
+Called inside the resolving transaction, so the case's resolution and the outbox message commit
+together. Once per case (a reopened case resolved again is not surveyed twice: the decision is
+unique in `action_log`), only when the profile may be contacted for marketing (`contactable`,
+read conservatively at routing); otherwise the skipped follow-up is logged with its reason.
+Quiet hours hold the message; they do not drop it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from cxloop.loop_settings import CasesSettings, TriggersSettings
+from cxloop.programs.closed_loop_tables import action_log
+from cxloop.programs.outbox import enqueue
+from cxloop.programs.triggers.timing import release_time
+
+
+def follow_up(
+    conn: Connection,
+    row: Any,
+    now: datetime,
+    settings: CasesSettings,
+    triggers: TriggersSettings,
+    timezone: str,
+) -> dict[str, Any]:
+    """Queue the close-the-loop survey (once per case), or log why it is skipped."""
+    if not settings.follow_up:
+        return {}
+    subject = row["case_id"]
+    done = conn.execute(
+        sa.select(action_log.c.id).where(
+            action_log.c.trigger == "case_follow_up", action_log.c.subject == subject
+        )
+    ).first()
+    if done is not None:
+        return {}  # a reopened case that is resolved again is not surveyed twice
+    key = f"case_follow_up:{subject}"
+    reason = None if row["contactable"] else "no marketing consent"
+    if reason is None and row["profile_id"] is None:
+        reason = "anonymous answer: no one to contact"
+    conn.execute(
+        action_log.insert().values(
+            trigger="case_follow_up",
+            subject=subject,
+            action="survey",
+            profile_id=row["profile_id"],
+            marketing=True,
+            outcome="skipped" if reason else "sent",
+            reason=reason,
+            message_key=None if reason else key,
+            decided_at=now,
+        )
+    )
+    if reason:
+        return {}
+    zone = row["timezone"] if triggers.quiet_hours_zone == "customer" else None
+    enqueue(
+        conn,
+        [
+            {
+                "message_key": key,
+                "webhook": settings.follow_up_webhook,
+                "topic": "survey_invitation",
+                "not_before": release_time(now, triggers.quiet_window, zone or timezone, timezone),
+                "payload": {
+                    "reason": "case_follow_up",
+                    "case_id": subject,
+                    "profile_id": row["profile_id"],
+                    "customer_ref": row["customer_ref"],
+                    "metric": settings.follow_up_metric,
+                    "touchpoint": row["touchpoint"],
+                },
+            }
+        ],
+        now=now,
+    )
+    return {"followed_up_at": now}
