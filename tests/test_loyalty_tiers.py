@@ -383,7 +383,7 @@ def test_migration_and_tiers_on_both_stores(program_store: ProgramStore):  # noq
 
     migrate("0001")
     assert "tier_changes" not in sa.inspect(program_store.engine).get_table_names()
-    migrate("head")
+    migrate("heads")  # every program's branch of migrations
     assert "tier_changes" in sa.inspect(program_store.engine).get_table_names()
 
 

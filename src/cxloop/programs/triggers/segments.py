@@ -160,11 +160,12 @@ def _entered(
             now_in = set(members)
             left = before - now_in
             entered = sorted(now_in - before)
-            if left:
+            leavers = sorted(left)
+            for start in range(0, len(leavers), 1000):  # SQLite caps bound parameters
                 conn.execute(
                     segment_members.delete().where(
                         segment_members.c.trigger == trigger,
-                        segment_members.c.profile_id.in_(sorted(left)),
+                        segment_members.c.profile_id.in_(leavers[start : start + 1000]),
                     )
                 )
             fresh = [{"trigger": trigger, "profile_id": p, "since": now} for p in entered]
