@@ -35,3 +35,14 @@ def run_cli(
         cwd=cwd,
         timeout=timeout,
     )
+
+
+@pytest.fixture(scope="session")
+def spark_session():
+    """One local Spark session for the whole run (starting one takes ~10 s)."""
+    from tests.spark import require_spark, start_session
+
+    require_spark()
+    session = start_session()
+    yield session
+    session.stop()

@@ -178,11 +178,47 @@ class PersonasConfig:
 
 @dataclass(frozen=True)
 class EngineSettings:
-    """Where analytics run. `duckdb` is embedded; later issues add `spark`."""
+    """Where analytics run: `duckdb` (embedded) or `spark` (settings in `[spark]`)."""
 
     name: str = "duckdb"
     threads: int = 0  # 0 = all cores
     memory_limit: str = ""  # e.g. "8GB"; empty = the engine's default
+
+
+ENGINES = ("duckdb", "spark")
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """The Spark engine (docs/scale.md): which cluster, and where its data lake is."""
+
+    # A classic session's master ("local[*]", "spark://host:7077", "yarn", "k8s://..."),
+    # or a Spark Connect URL in `remote` ("sc://host:15002"), which then wins.
+    master: str = "local[*]"
+    remote: str = ""
+    app_name: str = "cxloop"
+    # A folder of Parquet tables, one sub-folder per table (a local path or a URI such as
+    # "s3a://bucket/cxloop"). Empty: the workspace's tables, exported to <workspace>/lake.
+    lake: str = ""
+    # Further Spark settings as "key=value".
+    conf: tuple[str, ...] = ("spark.sql.shuffle.partitions=8",)
+
+    def conf_pairs(self) -> dict[str, str]:
+        pairs = {}
+        for item in self.conf:
+            key, _, value = item.partition("=")
+            pairs[key.strip()] = value.strip()
+        return pairs
+
+    def validate(self, origin: str) -> None:
+        for item in self.conf:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip() or not value.strip():
+                raise ConfigError(f"{origin}: [spark] conf entry {item!r} is not 'key=value'")
+        if self.remote and not self.remote.startswith("sc://"):
+            raise ConfigError(f"{origin}: [spark] remote must be a Spark Connect URL 'sc://...'")
+        if not self.app_name.strip():
+            raise ConfigError(f"{origin}: [spark] app_name must not be empty")
 
 
 @dataclass(frozen=True)
@@ -489,6 +525,7 @@ class WorkspaceConfig:
     segments: SegmentsConfig = field(default_factory=SegmentsConfig)
     personas: PersonasConfig = field(default_factory=PersonasConfig)
     engine: EngineSettings = field(default_factory=EngineSettings)
+    spark: SparkSettings = field(default_factory=SparkSettings)
     serve: ServeSettings = field(default_factory=ServeSettings)
     programs: ProgramsSettings = field(default_factory=ProgramsSettings)
     loyalty: LoyaltySettings = field(default_factory=LoyaltySettings)
@@ -547,8 +584,11 @@ class WorkspaceConfig:
             )
         if not all(ch.isalnum() or ch in ". " for ch in self.engine.memory_limit):
             raise ConfigError(f"{origin}: [engine] memory_limit must look like '8GB'")
-        if self.engine.name not in {"duckdb"}:
-            raise ConfigError(f"{origin}: [engine] name {self.engine.name!r} is not supported")
+        if self.engine.name not in ENGINES:
+            raise ConfigError(
+                f"{origin}: [engine] name {self.engine.name!r} is not one of {', '.join(ENGINES)}"
+            )
+        self.spark.validate(origin)
         from cxloop.analytics.scorecard.goals import parse_goal
 
         for goal in self.scorecard.goals:
@@ -782,12 +822,24 @@ period = "quarter"
 seed = 0
 
 [engine]
-# Where analytics run: "duckdb" (embedded, default).
+# Where analytics run: "duckdb" (embedded, default) or "spark" (see [spark], docs/scale.md).
 name = "duckdb"
 # Worker threads; 0 = all cores.
 threads = 0
 # Memory cap such as "8GB"; empty = the engine's default.
 memory_limit = ""
+
+[spark]
+# The Spark engine (pip install 'cxloop[spark]'). A classic session's master, or a Spark
+# Connect URL in `remote` ("sc://host:15002"), which then wins.
+master = "local[*]"
+remote = ""
+app_name = "cxloop"
+# Folder of Parquet tables, one sub-folder per table (a path or a URI like "s3a://bucket/cx");
+# empty: the workspace's own tables, exported to <workspace>/lake before each analysis.
+lake = ""
+# Further Spark settings as "key=value".
+conf = ["spark.sql.shuffle.partitions=8"]
 
 [serve]
 # `cxloop serve`: address and port of the REST API and dashboard.

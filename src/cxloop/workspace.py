@@ -27,6 +27,7 @@ from cxloop.reactions import ReactionOutcome, loaded_rows, run_reactions
 from cxloop.warehouse import all_ddl
 
 if TYPE_CHECKING:
+    from cxloop.analytics.voc.signals import Signals
     from cxloop.engines.duckdb_engine import DuckDBEngine
     from cxloop.identity.profiles import Profiles
 
@@ -229,6 +230,13 @@ class Workspace:
         from cxloop.sql import ident
 
         return int(self.engine.scalar(f"SELECT count(*) FROM {ident(kind_named(kind).name)}"))
+
+    @property
+    def signals(self) -> Signals:
+        """Sentiment and advocacy intent of every text (voice of the customer)."""
+        from cxloop.analytics.voc.signals import Signals
+
+        return Signals(self)
 
     @property
     def profiles(self) -> Profiles:

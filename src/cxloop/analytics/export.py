@@ -7,7 +7,6 @@ the query result is written by the engine straight to CSV or Parquet (no copy in
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from cxloop.errors import CxloopError
 
@@ -23,11 +22,3 @@ def check_export_path(path: Path | str) -> Path:
     if not path.parent.is_dir():
         raise CxloopError(f"{path.parent}: no such folder for the export (it does not exist)")
     return path
-
-
-def write_relation(relation: Any, path: Path) -> None:
-    """Write a DuckDB relation to `path` as CSV (with a header) or Parquet, by its suffix."""
-    if path.suffix.lower() == ".parquet":
-        relation.write_parquet(str(path))
-    else:
-        relation.write_csv(str(path), header=True)

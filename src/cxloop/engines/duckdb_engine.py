@@ -139,6 +139,21 @@ class DuckDBEngine:
             raise
         self.con.execute("COMMIT")
 
+    def register(self, name: str, table: Any) -> None:
+        """Make an Arrow table (computed in Python) readable as `name` (no copy)."""
+        self.con.register(name, table)
+
+    def unregister(self, name: str) -> None:
+        self.con.unregister(name)
+
+    def write(self, sql: str, path: Path, params: Sequence[Any] | None = None) -> None:
+        """Write a query's result to CSV (with a header) or Parquet, by the path's suffix."""
+        rel = self.con.sql(sql, params=params) if params else self.con.sql(sql)
+        if path.suffix.lower() == ".parquet":
+            rel.write_parquet(str(path))
+        else:
+            rel.write_csv(str(path), header=True)
+
     def write_csv(self, sql: str, path: Path, params: Sequence[Any] | None = None) -> None:
         """Write a query's result to a CSV file (header row, RFC 4180 quoting)."""
         rel = self.con.sql(sql, params=params) if params else self.con.sql(sql)

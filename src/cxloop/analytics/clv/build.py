@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 MODELS = {"bgnbd": BGNBDFitter, "pareto_nbd": ParetoNBDFitter}
 EXPORT_FORMATS = {".csv": "csv", ".parquet": "parquet"}
+_EXPORT_TABLE = "__clv_export"
 
 
 @dataclass(frozen=True)
@@ -284,9 +285,9 @@ def _export(
     path = Path(path)
     if not path.parent.exists():
         raise CxloopError(f"{path.parent}: no such folder for the export")
-    rel = ws.engine.con.from_arrow(table).order("clv DESC, profile_id")
-    if EXPORT_FORMATS[path.suffix.lower()] == "csv":
-        rel.write_csv(str(path), header=True)
-    else:
-        rel.write_parquet(str(path))
+    ws.engine.register(_EXPORT_TABLE, table)
+    try:
+        ws.engine.write(f"SELECT * FROM {_EXPORT_TABLE} ORDER BY clv DESC, profile_id", path)
+    finally:
+        ws.engine.unregister(_EXPORT_TABLE)
     return path

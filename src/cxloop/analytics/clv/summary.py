@@ -30,9 +30,12 @@ if TYPE_CHECKING:
 UNITS = {"weeks": 7.0, "days": 1.0}
 
 # Bound parameters only: $cal and $hold are dates, $unit the days per time unit.
+# Money is summed as DECIMAL (exact) and made DOUBLE once, at the end: a sum of doubles
+# depends on the order of its terms, and the models' fits would inherit that noise, so
+# two engines (or two runs) would disagree in the last digits.
 SUMMARY_SQL = """
 WITH linked AS (
-    SELECT l.profile_id, CAST(o.ordered_at AS DATE) AS day, CAST(o.amount AS DOUBLE) AS amount
+    SELECT l.profile_id, CAST(o.ordered_at AS DATE) AS day, o.amount
     FROM orders o
     JOIN profile_links l ON l.kind = 'orders' AND l.source = o.source AND l.id = o.order_id
     WHERE o.status = 'completed' AND l.profile_id IS NOT NULL
@@ -46,10 +49,12 @@ SELECT profile_id,
        count(*) FILTER (WHERE day > first_day AND day <= $cal) AS frequency,
        date_diff('day', first_day, max(day) FILTER (WHERE day <= $cal)) / $unit AS recency,
        date_diff('day', first_day, CAST($cal AS DATE)) / $unit AS age,
-       avg(value) FILTER (WHERE day > first_day AND day <= $cal) AS monetary_value,
-       min(value) FILTER (WHERE day > first_day AND day <= $cal) AS min_repeat_value,
+       CAST(sum(value) FILTER (WHERE day > first_day AND day <= $cal) AS DOUBLE)
+           / count(*) FILTER (WHERE day > first_day AND day <= $cal) AS monetary_value,
+       CAST(min(value) FILTER (WHERE day > first_day AND day <= $cal) AS DOUBLE)
+           AS min_repeat_value,
        count(*) FILTER (WHERE day > $cal) AS holdout_frequency,
-       coalesce(sum(value) FILTER (WHERE day > $cal), 0) AS holdout_value
+       CAST(coalesce(sum(value) FILTER (WHERE day > $cal), 0) AS DOUBLE) AS holdout_value
 FROM marked
 WHERE first_day <= $cal
 GROUP BY profile_id, first_day

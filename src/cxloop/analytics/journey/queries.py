@@ -36,7 +36,7 @@ CHANNEL = "coalesce({}, '(unknown)')"
 
 # Every profile with an event or a linked order, answer or referral gets its integer `pid`.
 IDS = """CREATE OR REPLACE TEMP TABLE journey_ids AS
-SELECT profile_id, CAST(row_number() OVER () AS INTEGER) AS pid
+SELECT profile_id, CAST(row_number() OVER (ORDER BY profile_id) AS INTEGER) AS pid
 FROM (
     SELECT profile_id FROM profile_events WHERE profile_id IS NOT NULL
     UNION

@@ -95,11 +95,9 @@ def snap(m: model.PersonaModel, counts: features.Counts, raw: np.ndarray | None)
 def prepare(ws: Workspace, settings: PersonasSettings, *, snapshot: bool = True) -> Run | None:
     """Load or fit the model and assign every customer, now and at the drift cut-off (None:
     no customers at all)."""
-    from cxloop.analytics.voc.signals import ensure_signals
-
     settings.validate()
     ws.profiles.ensure_current()
-    ensure_signals(ws)
+    ws.signals.ensure_current()
     period = parse_period(settings.period)
     saved, why_none = model.load_model(ws.path)
     reason = refit_reason(settings, saved, why_none)

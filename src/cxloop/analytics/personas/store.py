@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from cxloop.analytics.export import check_export_path, write_relation
+from cxloop.analytics.export import check_export_path
 from cxloop.analytics.personas import assign, model
 from cxloop.analytics.personas.assign import Snapshot
 from cxloop.analytics.personas.settings import PersonasSettings
@@ -57,7 +57,7 @@ def store_assignments(
     stamped with the data version and the model, so other analyses can break figures down
     by persona and the export can be written without computing anything again."""
     e = ws.engine
-    e.con.register(_NEW, customer_table(m, now))
+    e.register(_NEW, customer_table(m, now))
     try:
         with e.transaction():
             e.execute(f"CREATE OR REPLACE TABLE {ASSIGNMENTS_TABLE} AS SELECT * FROM {_NEW}")
@@ -67,7 +67,7 @@ def store_assignments(
                 [_STAMP_KEY, stamp(ws, m.fitted_at, data_version)],
             )
     finally:
-        e.con.unregister(_NEW)
+        e.unregister(_NEW)
 
 
 def export_personas(ws: Workspace, path: Path) -> int:
@@ -98,10 +98,12 @@ def export_personas(ws: Workspace, path: Path) -> int:
                     "probability": pa.array([], pa.float64()),
                 }
             )
-            write_relation(ws.engine.con.from_arrow(empty), path)
+            ws.engine.register(_NEW, empty)
+            try:
+                ws.engine.write(f"SELECT * FROM {_NEW}", path)
+            finally:
+                ws.engine.unregister(_NEW)
             return 0
         store_assignments(ws, run.model, run.now, version)
-    write_relation(
-        ws.engine.con.sql(f"SELECT * FROM {ASSIGNMENTS_TABLE} ORDER BY profile_id"), path
-    )
+    ws.engine.write(f"SELECT * FROM {ASSIGNMENTS_TABLE} ORDER BY profile_id", path)
     return int(ws.engine.scalar(f"SELECT count(*) FROM {ASSIGNMENTS_TABLE}"))

@@ -28,9 +28,7 @@ def build_scorecard(
     """Compute the scorecard over the workspace's unified profiles (built if stale)."""
     scope = scope or Scope(period=Period(ws.config.scorecard.period))
     ws.profiles.ensure_current()
-    from cxloop.analytics.voc.signals import ensure_signals
-
-    ensure_signals(ws)  # advocacy intent of mentions, for social value
+    ws.signals.ensure_current()  # advocacy intent of mentions, for social value
     settings = ws.config.scorecard
     notes: list[str] = []
     if scope.by == "membership":

@@ -21,6 +21,8 @@ from cxloop.errors import CxloopError
 if TYPE_CHECKING:
     from cxloop.workspace import Workspace
 
+_PREDICTIONS = "__seg_clv_predictions"
+
 
 @dataclass(frozen=True)
 class AliveModel:
@@ -53,11 +55,18 @@ def fit_alive(ws: Workspace, end: date) -> AliveModel:
                 doc = build_clv(ws, settings)
         except CxloopError as exc:
             return AliveModel(None, str(exc))
-        ws.engine.execute(
-            "CREATE OR REPLACE TEMP TABLE seg_clv AS "
-            "SELECT profile_id, clv, probability_alive FROM read_parquet($path)",
-            {"path": str(path)},
-        )
+        # Handed to the engine from here (not read from the path by the engine, whose
+        # workers may run on other machines).
+        import pyarrow.parquet as pq
+
+        ws.engine.register(_PREDICTIONS, pq.read_table(path))
+        try:
+            ws.engine.execute(
+                "CREATE OR REPLACE TEMP TABLE seg_clv AS "
+                f"SELECT profile_id, clv, probability_alive FROM {_PREDICTIONS}"
+            )
+        finally:
+            ws.engine.unregister(_PREDICTIONS)
     params = {k: float(v) for k, v in doc["params"].items()}
     info = {
         "model": doc["model"],

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cxloop.analytics.export import check_export_path, write_relation
+from cxloop.analytics.export import check_export_path
 from cxloop.analytics.segments.settings import SegmentsSettings
 from cxloop.analytics.segments.state import segment_state
 
@@ -52,8 +52,7 @@ def write_profiles(ws: Workspace, path: Path) -> int:
     # (DECIMAL(18,4)), so an export never shows 328.34000000000003.
     money = {"revenue", "referral_revenue"}
     columns = [f"CAST(round({c}, 4) AS DECIMAL(18,4)) AS {c}" if c in money else c for c in COLUMNS]
-    rel = ws.engine.con.sql(f"SELECT {', '.join(columns)} FROM seg_profiles ORDER BY profile_id")
-    write_relation(rel, path)
+    ws.engine.write(f"SELECT {', '.join(columns)} FROM seg_profiles ORDER BY profile_id", path)
     return int(ws.engine.scalar("SELECT count(*) FROM seg_profiles"))
 
 

@@ -24,7 +24,7 @@ OURS = "(kind = 'feedback' OR lower(trim(brand)) = lower(trim($brand)))"
 # store millions of rows per period, and integer keys make that several times cheaper than
 # the 17-character profile ids. The mapping is internal to one build.
 IDS = """CREATE OR REPLACE TEMP TABLE seg_ids AS
-SELECT profile_id, CAST(row_number() OVER () AS INTEGER) AS pid FROM profiles"""
+SELECT profile_id, CAST(row_number() OVER (ORDER BY profile_id) AS INTEGER) AS pid FROM profiles"""
 
 # Completed orders per profile and day: a day is one transaction, as in the CLV summary.
 ORDERS = """CREATE OR REPLACE TEMP TABLE seg_orders AS

@@ -67,10 +67,8 @@ def _params(settings: SegmentsSettings, brand: str, alive: AliveModel) -> dict[s
 @contextmanager
 def segment_state(ws: Workspace, settings: SegmentsSettings) -> Iterator[State]:
     """Facts, the purchase model and `seg_profiles` as of the end of the data."""
-    from cxloop.analytics.voc.signals import ensure_signals
-
     ws.profiles.ensure_current()
-    ensure_signals(ws)  # sentiment and advocacy intent of every text, judged once (voc)
+    ws.signals.ensure_current()  # sentiment and advocacy intent of every text, judged once (voc)
     end, start = ws.engine.fetchone(queries.END_SQL)
     brand = ws.config.brand.name
     try:

@@ -22,7 +22,7 @@ import pyarrow as pa
 from scipy import stats as sps
 
 from cxloop.analytics import stats
-from cxloop.analytics.export import check_export_path, write_relation
+from cxloop.analytics.export import check_export_path
 from cxloop.analytics.periods import parse_period
 from cxloop.analytics.voc.competitive import competitive_benchmark
 from cxloop.analytics.voc.reasons import theme_reasons
@@ -477,5 +477,5 @@ def export_voc(ws: Workspace, path: Path) -> int:
         "FROM voc_texts t LEFT JOIN voc_text_themes th USING (kind, source, id) "
         "GROUP BY ALL ORDER BY t.kind, t.source, t.id"
     )
-    write_relation(ws.engine.con.sql(sql), target)
+    ws.engine.write(sql, target)
     return int(ws.engine.scalar("SELECT count(*) FROM voc_texts"))

@@ -279,7 +279,7 @@ def score_texts(
 def _cached(engine: DuckDBEngine, hashes: list[str], key: str) -> pa.Table:
     """Stored results for `hashes` under `key` (text_hash then `RESULT_SCHEMA`'s columns)."""
     wanted = pa.table({"text_hash": pa.array(hashes, pa.string())})
-    engine.con.register(_WANTED, wanted)
+    engine.register(_WANTED, wanted)
     try:
         table = engine.arrow(
             f"SELECT v.text_hash, v.score, v.label, v.status, v.language, v.note "
@@ -288,14 +288,14 @@ def _cached(engine: DuckDBEngine, hashes: list[str], key: str) -> pa.Table:
             [key],
         )
     finally:
-        engine.con.unregister(_WANTED)
+        engine.unregister(_WANTED)
     schema = pa.schema([("text_hash", pa.string()), *RESULT_SCHEMA])
     return table.cast(schema)
 
 
 def _store(engine: DuckDBEngine, fresh: pa.Table, key: str) -> None:
     """Insert new results; values travel as an Arrow table, never inside the SQL text."""
-    engine.con.register(_FRESH, fresh)
+    engine.register(_FRESH, fresh)
     try:
         with engine.transaction():
             engine.execute(
@@ -304,4 +304,4 @@ def _store(engine: DuckDBEngine, fresh: pa.Table, key: str) -> None:
                 [key],
             )
     finally:
-        engine.con.unregister(_FRESH)
+        engine.unregister(_FRESH)

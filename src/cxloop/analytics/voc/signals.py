@@ -70,6 +70,17 @@ def signals_current(ws: Workspace, stamp: str | None = None) -> bool:
     return _stored_stamp(ws, _STAMP) == (stamp if stamp is not None else _stamp(ws))
 
 
+class Signals:
+    """`ws.signals`: the texts' signals as derived state of the workspace, like
+    `ws.profiles` (a lake read by another engine holds them prepared instead)."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+
+    def ensure_current(self) -> None:
+        ensure_signals(self.ws)
+
+
 def ensure_signals(ws: Workspace) -> None:
     """Build `voc_texts` when missing or stale (new data, other text limit, new rules)."""
     ws.profiles.ensure_current()
@@ -134,8 +145,8 @@ def ensure_signals(ws: Workspace) -> None:
         table = table.append_column(column, pa.array(columns[column], pa.string()))
     table = table.append_column("intent", pa.array(intent, pa.string()))
     e = ws.engine
-    e.con.register(_NEW, table)
-    e.con.register(_HASHES, scored.select(["text_hash"]))
+    e.register(_NEW, table)
+    e.register(_HASHES, scored.select(["text_hash"]))
     try:
         with e.transaction():
             e.execute(f"CREATE OR REPLACE TABLE voc_texts AS SELECT * FROM {_NEW}")
@@ -146,8 +157,8 @@ def ensure_signals(ws: Workspace) -> None:
             )
             _set_stamp(ws, _STAMP, stamp)
     finally:
-        e.con.unregister(_NEW)
-        e.con.unregister(_HASHES)
+        e.unregister(_NEW)
+        e.unregister(_HASHES)
 
 
 def _intents(
@@ -212,14 +223,14 @@ def themes_current(ws: Workspace) -> bool:
 def store_themes(ws: Workspace, rows: pa.Table, model_json: str) -> None:
     """Replace `voc_text_themes` (kind, source, id, theme) and the model's description."""
     e = ws.engine
-    e.con.register(_NEW, rows)
+    e.register(_NEW, rows)
     try:
         with e.transaction():
             e.execute(f"CREATE OR REPLACE TABLE voc_text_themes AS SELECT * FROM {_NEW}")
             _set_stamp(ws, "voc_themes_version", themes_stamp(ws))
             _set_stamp(ws, "voc_themes_model", model_json)
     finally:
-        e.con.unregister(_NEW)
+        e.unregister(_NEW)
 
 
 def stored_theme_model(ws: Workspace) -> str | None:
