@@ -41,6 +41,12 @@ app.add_typer(benchmarks_app, name="benchmarks")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document on stdout.")]
 WsArg = Annotated[Path, typer.Argument(help="Workspace folder.")]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine", help="Where the analysis runs: duckdb or spark (default: [engine] name)."
+    ),
+]
 
 
 @app.command()
@@ -240,13 +246,15 @@ def scorecard(
     since: Annotated[str | None, typer.Option(help="Start date, ISO 8601 (inclusive).")] = None,
     until: Annotated[str | None, typer.Option(help="End date, ISO 8601 (exclusive).")] = None,
     json_: JsonOpt = False,
+    engine: EngineOpt = None,
 ) -> None:
     """The composite scorecard with intervals, trends, breakdowns and goals."""
     from cxloop import analyses
     from cxloop.cli.scorecard_view import render
+    from cxloop.engines.lake_workspace import analytics_workspace
     from cxloop.workspace import Workspace
 
-    with Workspace.open(workspace) as ws:
+    with Workspace.open(workspace) as opened, analytics_workspace(opened, engine) as ws:
         doc = analyses.scorecard(ws, period=period, by=by, since=since, until=until)
     if json_:
         print_json(doc)
@@ -268,13 +276,15 @@ def journey(
         float | None, typer.Option(help="Window after a touchpoint for its conversion.")
     ] = None,
     json_: JsonOpt = False,
+    engine: EngineOpt = None,
 ) -> None:
     """Journeys: the Buy, Own, Advocate loop, touchpoints, funnel, top paths, attribution."""
     from cxloop import analyses
     from cxloop.cli.journey_view import render_journey
+    from cxloop.engines.lake_workspace import analytics_workspace
     from cxloop.workspace import Workspace
 
-    with Workspace.open(workspace) as ws:
+    with Workspace.open(workspace) as opened, analytics_workspace(opened, engine) as ws:
         doc = analyses.journey(
             ws,
             period=period,
@@ -295,13 +305,15 @@ def moments(
         int, typer.Option(help="Days of experiences before an answer (after an order).")
     ] = 180,
     json_: JsonOpt = False,
+    engine: EngineOpt = None,
 ) -> None:
     """Pivotal moments: adjusted effects of touchpoint experiences on an outcome, ranked."""
     from cxloop import analyses
     from cxloop.cli.moments_view import render_moments
+    from cxloop.engines.lake_workspace import analytics_workspace
     from cxloop.workspace import Workspace
 
-    with Workspace.open(workspace) as ws:
+    with Workspace.open(workspace) as opened, analytics_workspace(opened, engine) as ws:
         doc = analyses.moments(ws, outcome=outcome, window_days=window_days)
     if json_:
         print_json(doc)
@@ -348,15 +360,17 @@ def segments(
         typer.Option(help="Write each profile's segment and its signals (.csv or .parquet)."),
     ] = None,
     json_: JsonOpt = False,
+    engine: EngineOpt = None,
 ) -> None:
     """Loyalty x advocacy segments: loyal, captive, fans, others; loyads; transitions."""
     from cxloop import analyses
     from cxloop.cli.segments_view import render_segments
+    from cxloop.engines.lake_workspace import analytics_workspace
     from cxloop.workspace import Workspace
 
     if export is not None:
         _check_export(export)
-    with Workspace.open(workspace) as ws:
+    with Workspace.open(workspace) as opened, analytics_workspace(opened, engine) as ws:
         doc = analyses.segments(ws, export=export)
     if export is not None:
         err.print(f"wrote {doc['export']['rows']:,} profiles to {export}")
@@ -380,16 +394,18 @@ def personas(
         typer.Option(help="Write each customer's persona and features (.csv or .parquet)."),
     ] = None,
     json_: JsonOpt = False,
+    engine: EngineOpt = None,
 ) -> None:
     """Personas (need states) from behaviour and preferences, and their drift."""
     from cxloop import analyses
     from cxloop.analytics.personas import export_personas
     from cxloop.cli.personas_view import render_personas
+    from cxloop.engines.lake_workspace import analytics_workspace
     from cxloop.workspace import Workspace
 
     if export is not None:
         _check_export(export)
-    with Workspace.open(workspace) as ws:
+    with Workspace.open(workspace) as opened, analytics_workspace(opened, engine) as ws:
         doc = analyses.personas(ws, k=k, refit=refit)
         if export is not None:
             rows = export_personas(ws, export)
@@ -425,11 +441,13 @@ def clv(
         Path | None, typer.Option(help="Write per-profile predictions (.csv or .parquet).")
     ] = None,
     json_: JsonOpt = False,
+    engine: EngineOpt = None,
 ) -> None:
     """Customer lifetime value: BG/NBD or Pareto/NBD with Gamma-Gamma spend, tiers, at risk."""
     from cxloop import analyses
     from cxloop.analytics.clv import build_clv
     from cxloop.cli.clv_view import render
+    from cxloop.engines.lake_workspace import analytics_workspace
     from cxloop.workspace import Workspace
 
     settings = analyses.clv_settings(
@@ -441,7 +459,7 @@ def clv(
         time_unit=time_unit,
         export=export,
     )
-    with Workspace.open(workspace) as ws:
+    with Workspace.open(workspace) as opened, analytics_workspace(opened, engine) as ws:
         doc = build_clv(ws, settings)
     if json_:
         print_json(doc)

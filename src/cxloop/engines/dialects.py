@@ -84,8 +84,10 @@ def _grouping_bits(node: exp.Expression) -> exp.Expression:
 def _list_element(node: exp.Expression) -> exp.Expression:
     """DuckDB `list[i]`: the i-th element counting from 1, NULL when out of range.
 
-    SQLGlot shifts only literal indexes to Spark's 0-based `[]`; `try_element_at` counts
-    from 1 (from the end when negative) and gives NULL out of range, like DuckDB, but
+    SQLGlot's parser stores a literal index shifted to 0-based (`l[1]` as `l[0]`, and
+    `l[-1]` as `l[-2]`) but an expression as written, and writes Spark's 0-based `[]`
+    from that, so `l[x]` would read the next element. `try_element_at` takes DuckDB's own
+    index: it counts from 1 (from the end when negative) and gives NULL out of range, but
     raises for index 0, where DuckDB gives NULL. A string key (`map['key']`) is left alone.
     """
     if not isinstance(node, exp.Bracket) or len(node.expressions) != 1:
@@ -93,6 +95,14 @@ def _list_element(node: exp.Expression) -> exp.Expression:
     index = node.expressions[0]
     if isinstance(index, exp.Literal) and index.is_string:
         return node
+    number = index.this if isinstance(index, exp.Neg) else index
+    if isinstance(number, exp.Literal):  # shifted by the parser: shift it back
+        written = (-int(number.name) if isinstance(index, exp.Neg) else int(number.name)) + 1
+        index = (
+            exp.Literal.number(written)
+            if written >= 0
+            else exp.Neg(this=exp.Literal.number(-written))
+        )
     index = exp.Nullif(this=index, expression=exp.Literal.number(0))
     return exp.Anonymous(this="try_element_at", expressions=[node.this, index])
 
