@@ -78,20 +78,21 @@ def configure(session: Any, dialect: Dialect = SPARK) -> None:
 
 class SparkResult:
     """A query's result, shaped like the DuckDB cursor the analytics read (`description`,
-    `fetchall`, `fetchone`, `fetchnumpy`). Rows come back through Arrow, which is far
+    `fetchall`, `fetchone`, `fetchnumpy`). Rows come back once, through Arrow, which is far
     faster than Spark's row objects and gives DuckDB's Python values (structs as dicts)."""
 
-    def __init__(self, frame: Any = None) -> None:
-        self._frame = frame
-        names = frame.columns if frame is not None else []
+    def __init__(self, table: pa.Table | None = None) -> None:
+        self._table = table
+        names = table.column_names if table is not None else []
         self.description = [(n, None, None, None, None, None, None) for n in names]
-        self._rows: list[tuple[Any, ...]] | None = None if frame is not None else []
+        self._rows: list[tuple[Any, ...]] | None = None if table is not None else []
         self._next = 0
 
     def _all(self) -> list[tuple[Any, ...]]:
         if self._rows is None:
-            table = to_arrow(self._frame)
-            self._rows = list(zip(*(c.to_pylist() for c in table.columns), strict=True))
+            assert self._table is not None
+            columns = [c.to_pylist() for c in self._table.columns]
+            self._rows = list(zip(*columns, strict=True))
         return self._rows
 
     def fetchall(self) -> list[tuple[Any, ...]]:
@@ -110,7 +111,8 @@ class SparkResult:
         """Columns as numpy arrays, masked where NULL (as DuckDB's `fetchnumpy`)."""
         import numpy as np
 
-        table = to_arrow(self._frame)
+        table = self._table
+        assert table is not None, "fetchnumpy after a statement that returns no rows"
         out: dict[str, Any] = {}
         for name, column in zip(table.column_names, table.columns, strict=True):
             values = column.to_numpy(zero_copy_only=False)
@@ -147,7 +149,8 @@ class SparkEngine:
         """Run DuckDB SQL (one or more statements); the result of the last one."""
         result = SparkResult()
         for statement in self.parse(sql, params):
-            result = self._run(statement)
+            with _spark_errors(statement):
+                result = self._run(statement)
         return result
 
     def fetchall(self, sql: str, params: Params = None) -> list:
@@ -162,7 +165,8 @@ class SparkEngine:
 
     def arrow(self, sql: str, params: Params = None) -> pa.Table:
         (statement,) = self.parse(sql, params)
-        return to_arrow(self._frame(statement))
+        with _spark_errors(statement):
+            return to_arrow(self._frame(statement))
 
     def table_exists(self, name: str) -> bool:
         return name in self.tables or bool(self.session.catalog.tableExists(name))
@@ -216,7 +220,7 @@ class SparkEngine:
     # -- statements -------------------------------------------------------------------------
     def _run(self, statement: exp.Expression) -> SparkResult:
         if isinstance(statement, exp.Query):
-            return SparkResult(self._frame(statement))
+            return SparkResult(to_arrow(self._frame(statement)))
         if isinstance(statement, exp.Create) and statement.kind in {"TABLE", "VIEW"}:
             self._create(statement)
         elif isinstance(statement, exp.Insert):
@@ -368,6 +372,23 @@ def from_arrow(session: Any, table: pa.Table) -> Any:
         return session.createDataFrame(table)
     except (TypeError, ValueError):
         return session.createDataFrame(table.to_pandas())
+
+
+@contextmanager
+def _spark_errors(statement: exp.Expression) -> Iterator[None]:
+    """Spark's own failures (analysis errors, a lost executor, the JVM out of memory) as one
+    clear line naming the statement, instead of a Java stack trace."""
+    try:
+        yield
+    except CxloopError:
+        raise
+    except Exception as exc:
+        if not type(exc).__module__.startswith(("pyspark", "py4j")):
+            raise
+        what = " ".join(statement.sql("duckdb").split())[:120]
+        raise CxloopError(
+            f"Spark could not run a statement of the analysis ({_first_line(exc)}): {what}"
+        ) from exc
 
 
 def _first_line(exc: object) -> str:
