@@ -187,6 +187,16 @@ def test_cli_lift_json_and_table(planted) -> None:
     assert {a["content_id"] for a in doc["assets"]} == {"C001", "C002", "C003", "C004", "C005"}
     table = run_cli("content", "lift", str(workspace))
     assert table.returncode == 0 and "Getting-started video" in table.stdout
+    # Repurchase: orders are the units, a view after the order counts; nothing is planted
+    # on repurchase, so neither asset may come out significant.
+    rep = run_cli("content", "lift", str(workspace), "--outcome", "repurchase", "--json")
+    assert rep.returncode == 0, rep.stderr
+    doc = json.loads(rep.stdout)
+    moment = {m["moment"]: m for m in doc["moments"]}["getting_started"]
+    assert moment["units"] > 1000 and moment["lift_any"]["model"] == "LPM"
+    lifts = {a["content_id"]: a["lift"] for a in doc["assets"] if a["lift"]["effect"] is not None}
+    assert set(lifts) == {"C001", "C002"}  # nobody opened the others: no estimate
+    assert not any(lift["significant"] for lift in lifts.values())
     bad = run_cli("content", "status", str(workspace), "C005", "published")
     assert bad.returncode == 2 and "idea -> published is not allowed" in bad.stderr
 
@@ -210,3 +220,26 @@ def test_value_framework_finds_the_planted_association(planted) -> None:
     assert functional["exposed"] == 0 and functional["order_value"]["effect"] is None
     assert "too few rows" in functional["order_value"]["note"]
     assert any("price sensitivity is not measured" in n for n in doc["notes"])
+
+
+def test_migration_0301_creates_the_tables_the_catalogue_queries(program_store) -> None:  # noqa: F811
+    """programs/content/tables.py and migration 0301 describe the same columns, types and
+    indexes on both stores; other programs' tables are left out."""
+    import sqlalchemy as sa
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from cxloop.programs.content.tables import metadata
+
+    with program_store.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        differences = compare_metadata(context, metadata)
+
+    def ours(difference) -> bool:
+        if isinstance(difference, list):
+            return difference[0][2] in metadata.tables
+        subject = difference[1]
+        table = subject if isinstance(subject, sa.Table) else subject.table
+        return table.name in metadata.tables
+
+    assert [d for d in differences if ours(d)] == []
