@@ -18,7 +18,8 @@ def views_sql() -> str:
     return f"""
 CREATE OR REPLACE TEMP TABLE {VIEWS} AS
 SELECT l.profile_id, json_extract_string(e.properties, '$.content_id') AS content_id,
-       e.occurred_at AS at, e.duration_s, e.touchpoint
+       e.occurred_at AS at, e.duration_s, e.touchpoint,
+       json_extract_string(e.properties, '$.order_id') AS order_id
 FROM events e
 JOIN profile_links l ON l.kind = 'events' AND l.source = e.source AND l.id = e.event_id
 WHERE l.profile_id IS NOT NULL
@@ -64,12 +65,18 @@ def content_exposures_sql(*, forward: bool) -> str:
     """Per unit and asset viewed: the views that count for it.
 
     Answers: a view at or before the answer, within $window_days before it. Orders
-    (repurchase): a view after the order, before the next order and within $window_days.
+    (repurchase): a view that names the order (`properties.order_id`), whenever it happened;
+    a view that names no order, after the order, before the next one and within
+    $window_days. Why the order's own views regardless of time: a customer who buys again
+    within days would otherwise see the content of their first order "after the second
+    one", leaving the first unexposed exactly when it was followed by a repurchase, which
+    biases the lift downwards (the rule of pivotal moments for an order's own events).
     """
     if forward:
         window = (
-            "v.at >= u.at AND v.at < least(coalesce(u.next_at, u.at + to_days("
-            "CAST($window_days AS INTEGER))), u.at + to_days(CAST($window_days AS INTEGER)))"
+            "((v.order_id IS NOT NULL AND v.order_id = u.order_id) OR (v.order_id IS NULL "
+            "AND v.at >= u.at AND v.at < least(coalesce(u.next_at, u.at + to_days("
+            "CAST($window_days AS INTEGER))), u.at + to_days(CAST($window_days AS INTEGER)))))"
         )
     else:
         window = "v.at <= u.at AND v.at >= u.at - to_days(CAST($window_days AS INTEGER))"
