@@ -34,18 +34,24 @@ from cxloop.programs.triggers.timing import release_time
 
 
 def read_state(
-    store: ProgramStore, triggers: Sequence[str], settings: TriggersSettings, now: datetime
+    store: ProgramStore, subjects: Sequence[str], settings: TriggersSettings, now: datetime
 ) -> StoreState:
-    """Decisions already made by these triggers, marketing sends within the cap window,
-    complaints within the suppression window, and loyalty members."""
+    """Decisions already made about these subjects (the candidates' rows), marketing sends
+    within the cap window, complaints within the suppression window, and loyalty members.
+
+    Decisions are looked up by subject, in chunks, so the cost follows the new rows, not the
+    size of the decision log."""
     since_cap = now - timedelta(days=settings.cap_days)
     since_complaint = now - timedelta(days=settings.complaint_suppression_days)
     with store.read() as conn:
-        decided = conn.execute(
-            sa.select(action_log.c.trigger, action_log.c.subject).where(
-                action_log.c.trigger.in_(list(triggers))
-            )
-        ).all()
+        decided = []
+        for start in range(0, len(subjects), 1000):
+            chunk = list(subjects[start : start + 1000])
+            decided += conn.execute(
+                sa.select(action_log.c.trigger, action_log.c.subject).where(
+                    action_log.c.subject.in_(chunk)
+                )
+            ).all()
         sends = conn.execute(
             sa.select(action_log.c.profile_id, sa.func.count())
             .where(

@@ -129,6 +129,11 @@ def candidates(
     return int(engine.scalar(f"SELECT count(*) FROM {CANDIDATES}"))
 
 
+def candidate_subjects(engine: DuckDBEngine) -> list[str]:
+    """The distinct subjects in `__trigger_candidates` (what the store is asked about)."""
+    return [r[0] for r in engine.fetchall(f"SELECT DISTINCT subject FROM {CANDIDATES}")]
+
+
 def _condition_sql(source: str, c: Condition) -> tuple[str, list[Any]]:
     column = _COLUMN_SQL.get((source, c.key), f"t.{c.key}")
     if c.key in ("success", "public"):

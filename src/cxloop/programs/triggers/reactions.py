@@ -86,7 +86,12 @@ def _fire(
     now: datetime,
 ) -> dict[str, Any]:
     from cxloop.programs.triggers.act import act, read_state
-    from cxloop.programs.triggers.evaluate import candidates, judge, register_state
+    from cxloop.programs.triggers.evaluate import (
+        candidate_subjects,
+        candidates,
+        judge,
+        register_state,
+    )
 
     config = ws.config
     days = config.triggers.max_age_days
@@ -95,7 +100,9 @@ def _fire(
     matched = candidates(ws.engine, loaded, rules, not_before=not_before)
     if not matched:
         return {"trigger_candidates": 0}
-    register_state(ws.engine, read_state(store, [r.name for r in rules], config.triggers, now))
+    register_state(
+        ws.engine, read_state(store, candidate_subjects(ws.engine), config.triggers, now)
+    )
     decisions = through_the_ladder(ws, store, judge(ws.engine, config.triggers), now)
     summary = act(
         store,

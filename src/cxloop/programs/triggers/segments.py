@@ -52,7 +52,12 @@ def run_scheduled(
     from cxloop.analytics.segments.settings import SegmentsSettings
     from cxloop.analytics.segments.state import segment_state
     from cxloop.programs.triggers.act import act, read_state
-    from cxloop.programs.triggers.evaluate import CANDIDATES, judge, register_state
+    from cxloop.programs.triggers.evaluate import (
+        CANDIDATES,
+        candidate_subjects,
+        judge,
+        register_state,
+    )
 
     config = ws.config
     now = (now or datetime.now(UTC)).astimezone(UTC)
@@ -105,7 +110,9 @@ def run_scheduled(
         f"CREATE OR REPLACE TEMP TABLE {CANDIDATES} AS SELECT * FROM __trigger_scheduled"
     )
     ws.engine.con.unregister("__trigger_scheduled")
-    register_state(ws.engine, read_state(store, [r.name for r in rules], config.triggers, now))
+    register_state(
+        ws.engine, read_state(store, candidate_subjects(ws.engine), config.triggers, now)
+    )
     from cxloop.programs.triggers.reactions import through_the_ladder
 
     decisions = through_the_ladder(ws, store, judge(ws.engine, config.triggers), now)
