@@ -1,5 +1,6 @@
 """REST routes of the closed loop (operator role): cases and their lifecycle, the report, the
-outbox. Thin over `cxloop.programs.cases.Cases` and `cxloop.programs.outbox`.
+outbox. The report holds figures only (no customer), so analysts read it too (the dashboard).
+Thin over `cxloop.programs.cases.Cases` and `cxloop.programs.outbox`.
 
 The store is opened for each request (like the content catalogue): a service that never runs
 the loop needs no store. A step the lifecycle refuses is a 409 naming the case's status and
@@ -17,7 +18,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from cxloop.service.auth import OPERATE, Principal, require
+from cxloop.service.auth import OPERATE, READ, Principal, require
 from cxloop.service.responses import json_response as _json
 from cxloop.service.responses import service_state as _state
 
@@ -101,8 +102,12 @@ def router() -> APIRouter:
             )
         return _json({"cases": [c.to_dict() for c in found]})
 
-    @r.get("/cases/report", summary="Backlog by team, SLA, speed, themes, the loop's effect")
-    def report(request: Request, _: Operator) -> Response:
+    @r.get(
+        "/cases/report",
+        summary="Backlog by team, SLA, speed, themes, the loop's effect (figures only)",
+        dependencies=[Depends(require(READ | OPERATE))],
+    )
+    def report(request: Request) -> Response:
         from cxloop.programs.cases.report import case_report
 
         state = _state(request)

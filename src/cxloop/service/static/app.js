@@ -9,6 +9,7 @@ import {
 } from "./lib.js";
 import * as advocacy from "./pages/advocacy.js";
 import * as architecture from "./pages/architecture.js";
+import * as cases from "./pages/cases.js";
 import * as journey from "./pages/journey.js";
 import * as moments from "./pages/moments.js";
 import * as profiles from "./pages/profiles.js";
@@ -16,7 +17,9 @@ import * as scorecard from "./pages/scorecard.js";
 import * as segments from "./pages/segments.js";
 import * as voc from "./pages/voc.js";
 
-const PAGES = { scorecard, journey, moments, architecture, segments, voc, profiles, advocacy };
+const PAGES = {
+  scorecard, journey, moments, architecture, segments, voc, profiles, advocacy, cases,
+};
 
 const $ = (id) => document.getElementById(id);
 const els = {
