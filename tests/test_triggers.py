@@ -169,7 +169,7 @@ def test_no_marketing_action_is_ever_sent_without_consent(
             }
             for i, c in enumerate(candidates)
         ]
-        engine.con.register("__c", pa.Table.from_pylist(rows, schema=_CANDIDATE_SCHEMA))
+        engine.register("__c", pa.Table.from_pylist(rows, schema=_CANDIDATE_SCHEMA))
         engine.execute(f"CREATE TEMP TABLE {CANDIDATES} AS SELECT * FROM __c")
         register_state(
             engine,

@@ -171,11 +171,11 @@ def loop_effect(ws: Workspace, cases: list[Case]) -> dict[str, Any]:
         }
     )
     ws.profiles.ensure_current()
-    ws.engine.con.register("__loop_cases", table)
+    ws.engine.register("__loop_cases", table)
     try:
         rows = ws.engine.fetchall(LOOP_EFFECT_SQL)
     finally:
-        ws.engine.con.unregister("__loop_cases")
+        ws.engine.unregister("__loop_cases")
     groups: dict[bool, tuple[int, int, int]] = {bool(r[0]): (r[1], r[2], r[3]) for r in rows}
     out: dict[str, Any] = {"detractor_cases": len(detractors)}
     estimates = {}

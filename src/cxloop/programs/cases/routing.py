@@ -254,8 +254,8 @@ def _register_sentiment(ws: Workspace, predicate: str, params: list[Any]) -> Non
             "sentiment": pa.array(scores, pa.float64()),
         }
     )
-    ws.engine.con.register("__case_sentiment_arrow", table)
+    ws.engine.register("__case_sentiment_arrow", table)
     ws.engine.execute(
         "CREATE OR REPLACE TEMP TABLE __case_sentiment AS SELECT * FROM __case_sentiment_arrow"
     )
-    ws.engine.con.unregister("__case_sentiment_arrow")
+    ws.engine.unregister("__case_sentiment_arrow")

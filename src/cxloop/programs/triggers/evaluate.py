@@ -153,9 +153,9 @@ def register_state(engine: DuckDBEngine, state: StoreState) -> None:
         ("__trigger_complaints", state.complaints),
         ("__trigger_members", state.members),
     ):
-        engine.con.register(name + "_arrow", table)
+        engine.register(name + "_arrow", table)
         engine.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
-        engine.con.unregister(name + "_arrow")
+        engine.unregister(name + "_arrow")
 
 
 JUDGE_SQL = f"""

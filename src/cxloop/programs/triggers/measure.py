@@ -75,11 +75,11 @@ def holdout_report(
         }
     )
     ws.profiles.ensure_current()
-    ws.engine.con.register("__trigger_measured", table)
+    ws.engine.register("__trigger_measured", table)
     try:
         found = ws.engine.fetchall(OUTCOME_SQL, [days])
     finally:
-        ws.engine.con.unregister("__trigger_measured")
+        ws.engine.unregister("__trigger_measured")
     groups: dict[str, dict[str, tuple[int, int]]] = {}
     for action, outcome, n, converted in found:
         groups.setdefault(action, {})[outcome] = (int(n), int(converted))

@@ -105,11 +105,11 @@ def run_scheduled(
             ]
         ),
     )
-    ws.engine.con.register("__trigger_scheduled", table)
+    ws.engine.register("__trigger_scheduled", table)
     ws.engine.execute(
         f"CREATE OR REPLACE TEMP TABLE {CANDIDATES} AS SELECT * FROM __trigger_scheduled"
     )
-    ws.engine.con.unregister("__trigger_scheduled")
+    ws.engine.unregister("__trigger_scheduled")
     register_state(
         ws.engine, read_state(store, candidate_subjects(ws.engine), config.triggers, now)
     )
