@@ -59,7 +59,7 @@ REVERSIBLE = ("earn", "redeem", "adjust")
 #: for their statements). See batching.py and docs/performance.md.
 MAX_BATCH = 64
 MAX_RUNNING_BATCHES = 2
-MIN_BESIDE = 4
+MIN_BESIDE = 8
 
 
 class _Replay(Exception):
