@@ -71,6 +71,27 @@ def test_a_failing_batch_is_run_again_one_request_at_a_time():
     assert calls[1] == ["a", "bad", "b"] and calls[2:] == [["a"], ["bad"], ["b"]]
 
 
+@pytest.mark.parametrize(("min_beside", "most_at_once"), [(1, 2), (1000, 1)])
+def test_a_second_batch_runs_beside_the_first_only_once_enough_wait(min_beside, most_at_once):
+    running, peak = [0], [0]
+    guard = threading.Lock()
+
+    def apply(batch: list[int], release) -> list[int]:
+        with guard:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.003)
+        with guard:
+            running[0] -= 1
+        release()
+        return batch
+
+    batcher: Batcher[int, int] = Batcher(apply, max_running=2, min_beside=min_beside)
+    with ThreadPoolExecutor(16) as pool:
+        assert list(pool.map(batcher.submit, range(300))) == list(range(300))
+    assert peak[0] == most_at_once
+
+
 def test_settings_are_checked():
     with pytest.raises(ValueError):
         Batcher(lambda batch, release: batch, max_batch=0)
