@@ -95,6 +95,45 @@ def test_a_reactor_bug_is_reported_without_its_message(ws, tmp_path, monkeypatch
     assert report.reactions[0].error == "internal error (ZeroDivisionError)"
 
 
+def test_a_crash_after_the_load_loses_no_reaction(ws, tmp_path, recording, monkeypatch):
+    """The queue entry commits with the rows: a process that dies before its reactors ran
+    leaves them queued, and the next ingest (or retry_backlog) offers them."""
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # the process dies right after the load committed
+
+    monkeypatch.setattr("cxloop.workspace.run_reactions", crash)
+    with pytest.raises(KeyboardInterrupt):
+        ws.ingest([events(tmp_path, "a", ["e1"])])
+    monkeypatch.undo()
+    monkeypatch.setattr(
+        reactions, "REACTORS", (("recorder", "tests.test_reactions:recording_reactor"),)
+    )
+    assert ws.count("events") == 1 and SEEN == []
+    assert [o.ok for o in reactions.retry_backlog(ws)] == [True]
+    assert SEEN == [["e1"]]
+    assert ws.engine.scalar("SELECT count(*) FROM reaction_backlog") == 0
+
+
+def test_an_entry_queued_while_a_reactor_runs_stays_queued(ws, tmp_path, monkeypatch):
+    """Settling the queue removes exactly the entries offered, not one queued meanwhile."""
+    loaded_meanwhile = {"done": False}
+
+    def reactor(ws_, loaded):
+        if not loaded_meanwhile["done"]:
+            loaded_meanwhile["done"] = True
+            ws_.engine.execute(
+                "INSERT INTO reaction_backlog VALUES ('r', 'events', 'later.csv', "
+                "TIMESTAMP '2030-01-01', NULL, TIMESTAMP '2030-01-01')"
+            )
+        return {}
+
+    monkeypatch.setattr("tests.test_reactions.broken_reactor", reactor)
+    monkeypatch.setattr(reactions, "REACTORS", (("r", "tests.test_reactions:broken_reactor"),))
+    ws.ingest([events(tmp_path, "a", ["e1"])])
+    assert ws.engine.fetchall("SELECT path FROM reaction_backlog") == [("later.csv",)]
+
+
 def test_catch_up_selects_every_row(ws, tmp_path, recording):
     ws.ingest([events(tmp_path, "a", ["e1", "e2"])])
     SEEN.clear()

@@ -15,11 +15,12 @@ The contract between the warehouse and a reactor:
   changed row re-loaded) produce each effect once (idempotency keys, unique constraints).
 - A reactor must decide for itself whether it is enabled (its section of `cxloop.toml`) and
   return quickly when it is not.
-- The load has committed before any reactor runs, so a reactor's failure never loses data: the
-  failure is recorded in the warehouse table `reaction_backlog` and the same rows are offered
-  to that reactor again on the next ingest, until it succeeds (`retry_backlog` does it on
-  demand). The failure is reported (reactor, error) in the ingest report; it is never silent,
-  and it never turns a successful load into an error.
+- Nothing is lost between the load and its reactions: the loader queues one entry per
+  reactor in `reaction_backlog` in the load's own transaction; a reactor's entries are
+  deleted only after it succeeded on them. A crash after the commit, or a reactor's failure
+  (recorded on its entries, reported in the ingest report, never turning a successful load
+  into an error), leaves the entries queued: they are offered again on the next ingest, or
+  on demand by `retry_backlog`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from typing import TYPE_CHECKING, Any
 from cxloop.errors import CxloopError
 
 if TYPE_CHECKING:
-    from cxloop.contract.loader import FileReport
     from cxloop.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -86,53 +86,60 @@ class ReactionOutcome:
         return {"name": self.name, "ok": self.ok, "summary": self.summary, "error": self.error}
 
 
-def loaded_rows(reports: Sequence[FileReport]) -> list[LoadedRows]:
-    """The `LoadedRows` of the file reports that inserted or changed anything."""
-    return [
-        LoadedRows(r.kind, r.path, r.loaded_at)
-        for r in reports
-        if (r.loaded or r.updated) and r.loaded_at is not None
-    ]
+def reactor_names() -> list[str]:
+    """The registered reactors, in order (the loader queues an entry for each)."""
+    return [name for name, _ in REACTORS]
 
 
 def run_reactions(
     ws: Workspace,
-    loaded: Sequence[LoadedRows],
+    extra: Sequence[LoadedRows] = (),
     *,
     reactors: Sequence[tuple[str, str]] | None = None,
 ) -> list[ReactionOutcome]:
-    """Offer the rows just loaded, and any backlog, to every reactor; record failures."""
+    """Offer every reactor its queued rows (and `extra`, e.g. a catch-up); settle the queue.
+
+    On success exactly the entries offered are removed (an entry queued meanwhile stays); on
+    failure they stay, with the error, and `extra` is queued too.
+    """
     outcomes: list[ReactionOutcome] = []
     for name, target in REACTORS if reactors is None else reactors:
-        backlog = _backlog(ws, name)
-        offered = _unique([*backlog, *loaded])
+        queued = _backlog(ws, name)
+        offered = _unique([*queued, *extra])
         if not offered:
             continue
         outcome = _run_one(ws, name, target, offered)
         outcomes.append(outcome)
-        if not outcome.ok:
-            log.warning("reactor %s failed (%s); its rows stay in the backlog", name, outcome.error)
+        now = datetime.now(UTC).replace(tzinfo=None)
         with ws.engine.transaction():
-            ws.engine.execute("DELETE FROM reaction_backlog WHERE reactor = ?", [name])
-            if not outcome.ok:
-                for rows in offered:
+            for rows in queued:
+                condition = (
+                    "reactor = ? AND kind = ? AND path IS NOT DISTINCT FROM ? "
+                    "AND loaded_at IS NOT DISTINCT FROM ?"
+                )
+                params = [name, rows.kind, rows.path, rows.loaded_at]
+                if outcome.ok:
+                    ws.engine.execute(f"DELETE FROM reaction_backlog WHERE {condition}", params)
+                else:
                     ws.engine.execute(
-                        "INSERT INTO reaction_backlog VALUES (?, ?, ?, ?, ?, ?)",
-                        [
-                            name,
-                            rows.kind,
-                            rows.path,
-                            rows.loaded_at,
-                            outcome.error,
-                            datetime.now(UTC).replace(tzinfo=None),
-                        ],
+                        f"UPDATE reaction_backlog SET error = ?, recorded_at = ? WHERE {condition}",
+                        [outcome.error, now, *params],
                     )
+            if not outcome.ok:
+                for rows in extra:
+                    if rows not in queued:
+                        ws.engine.execute(
+                            "INSERT INTO reaction_backlog VALUES (?, ?, ?, ?, ?, ?)",
+                            [name, rows.kind, rows.path, rows.loaded_at, outcome.error, now],
+                        )
+        if not outcome.ok:
+            log.warning("reactor %s failed (%s); its rows stay queued", name, outcome.error)
     return outcomes
 
 
 def retry_backlog(ws: Workspace) -> list[ReactionOutcome]:
-    """Offer the recorded backlog again without loading anything (e.g. after a fix)."""
-    return run_reactions(ws, [])
+    """Offer the queued rows again without loading anything (e.g. after a fix)."""
+    return run_reactions(ws)
 
 
 def _run_one(ws: Workspace, name: str, target: str, offered: list[LoadedRows]) -> ReactionOutcome:
@@ -155,8 +162,8 @@ def _resolve(target: str) -> Reactor:
 
 def _backlog(ws: Workspace, name: str) -> list[LoadedRows]:
     rows = ws.engine.fetchall(
-        "SELECT kind, path, loaded_at FROM reaction_backlog WHERE reactor = ? "
-        "ORDER BY failed_at, kind",
+        "SELECT DISTINCT kind, path, loaded_at FROM reaction_backlog WHERE reactor = ? "
+        "ORDER BY loaded_at NULLS FIRST, kind, path",
         [name],
     )
     return [LoadedRows(kind, path, loaded_at) for kind, path, loaded_at in rows]

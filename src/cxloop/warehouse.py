@@ -48,8 +48,8 @@ SYSTEM_TABLES = {
             key VARCHAR PRIMARY KEY,
             value VARCHAR
         )""",
-    # Rows a post-ingest reactor failed on, offered to it again on the next ingest
-    # (cxloop.reactions); provenance only, never a customer's data.
+    # Loaded rows a post-ingest reactor has yet to act on, queued by the load's transaction
+    # (cxloop.reactions); `error` is set when it failed. Provenance only, never a customer's data.
     "reaction_backlog": """
         CREATE TABLE IF NOT EXISTS reaction_backlog (
             reactor VARCHAR NOT NULL,
@@ -57,7 +57,7 @@ SYSTEM_TABLES = {
             path VARCHAR,
             loaded_at TIMESTAMP,
             error VARCHAR,
-            failed_at TIMESTAMP NOT NULL
+            recorded_at TIMESTAMP NOT NULL
         )""",
     # One row per erasure (cxloop.privacy): what was removed, never who (docs/privacy.md).
     "erasure_log": """

@@ -23,7 +23,7 @@ from cxloop.contract.files import map_header, open_input
 from cxloop.contract.loader import FileReport, load_file
 from cxloop.contract.schema import CONTRACT_VERSION
 from cxloop.errors import WorkspaceBusyError, WorkspaceError
-from cxloop.reactions import ReactionOutcome, loaded_rows, run_reactions
+from cxloop.reactions import ReactionOutcome, reactor_names, run_reactions
 from cxloop.warehouse import all_ddl
 
 if TYPE_CHECKING:
@@ -201,6 +201,7 @@ class Workspace:
             if header is not None:  # refuse a bad header before anything loads
                 map_header(input_file, [h for h in header if not h.lower().startswith("_reject_")])
         batch_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+        pending = reactor_names()
         reports: list[FileReport] = []
         for index, input_file in enumerate(inputs):
             if progress:
@@ -212,11 +213,12 @@ class Workspace:
                 rejects_dir=self.rejects_dir,
                 index=index,
                 defaults={"currency": self.config.locale.currency},
+                pending_reactions=pending,
             )
             reports.append(report)
             if progress:
                 progress(str(input_file.path), index + 1, len(inputs), report)
-        reactions = run_reactions(self, loaded_rows(reports))
+        reactions = run_reactions(self)
         return IngestReport(files=reports, rejects_path=str(self.rejects_dir), reactions=reactions)
 
     @property

@@ -12,6 +12,7 @@ Guarantees (docs/data-contract.md):
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,8 +61,13 @@ def load_file(
     rejects_dir: Path,
     index: int = 0,
     defaults: dict[str, str] | None = None,
+    pending_reactions: Sequence[str] = (),
 ) -> FileReport:
     """Load one file; see the module docstring for the guarantees.
+
+    `pending_reactions` names the post-ingest reactors (cxloop.reactions) that must see the
+    rows this load inserts: their entries are queued in the load's own transaction, so a crash
+    after the commit cannot lose a reaction.
 
     `index` numbers the file within its batch (it names the rejects file, so two files with
     the same name in one batch keep separate rejects); `defaults` fills columns the contract
@@ -73,7 +79,16 @@ def load_file(
     staged = engine.stage(input_file, stage_name)
     try:
         return _load_staged(
-            engine, input_file, staged, batch_id, rejects_dir, started, suffix, index, defaults
+            engine,
+            input_file,
+            staged,
+            batch_id,
+            rejects_dir,
+            started,
+            suffix,
+            index,
+            defaults,
+            pending_reactions,
         )
     finally:
         for table in (stage_name, f"{stage_name}_skips", f"__valid_{suffix}", f"__good_{suffix}"):
@@ -90,6 +105,7 @@ def _load_staged(
     suffix: int,
     index: int,
     defaults: dict[str, str] | None,
+    pending_reactions: Sequence[str],
 ) -> FileReport:
     kind = input_file.kind
     header = [h for h in staged.header if not h.lower().startswith(REJECT_PREFIX)]
@@ -178,6 +194,11 @@ def _load_staged(
             loaded_at=started,
         )
         if report.loaded or report.updated:
+            for reactor in pending_reactions:
+                engine.execute(
+                    "INSERT INTO reaction_backlog VALUES (?, ?, ?, ?, NULL, ?)",
+                    [reactor, kind.name, path_text, started, finished],
+                )
             # Analyses cached on the data version see the change as soon as it commits.
             engine.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('data_version', "
