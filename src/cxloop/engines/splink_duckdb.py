@@ -62,10 +62,11 @@ class DuckDBSplink:
             con.close()
 
     def predict(
-        self, records: pa.Table, model: dict[str, Any], *, threshold: float, columns: list[str]
+        self, records: pa.Table, settings: Any, *, threshold: float, columns: list[str]
     ) -> pa.Table:
-        """Scored pairs with match probability >= `threshold`: `columns` of the predictions."""
-        linker, con = self._linker(records, model)
+        """Scored pairs with match probability >= `threshold`: `columns` of the predictions,
+        by the trained `settings` (`model.settings(saved_model)`)."""
+        linker, con = self._linker(records, settings)
         try:
             scored = linker.inference.predict(
                 threshold_match_probability=threshold, warning_mode="never"

@@ -144,6 +144,12 @@ def backend(ws: Workspace) -> Any:
         from cxloop.engines.splink_duckdb import DuckDBSplink
 
         return DuckDBSplink(ws.config.engine)
+    if name == "spark":
+        from cxloop.engines.splink_spark import SparkSplink, session
+
+        # The Spark engine's `[spark] master` where that section exists, else local mode.
+        master = getattr(getattr(ws.config, "spark", None), "master", "local[*]")
+        return SparkSplink(session(master))
     raise CxloopError(
         f"probabilistic identity matching does not run on the {name!r} engine yet; "
         "set [identity] probabilistic = false or use the duckdb engine"
@@ -220,7 +226,10 @@ class ProbabilisticMatcher:
         if model is None:
             model = self.train(records)
         scored = backend(self.ws).predict(
-            records, model, threshold=self.settings.review_threshold, columns=SCORED_COLUMNS
+            records,
+            fs.settings(model),
+            threshold=self.settings.review_threshold,
+            columns=SCORED_COLUMNS,
         )
         comparisons, gammas, labels = zip(*fs.levels(model), strict=True)
         levels = pa.table({"comparison": comparisons, "gamma": gammas, "label": labels})

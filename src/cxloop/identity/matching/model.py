@@ -76,8 +76,15 @@ TRANSPOSED_SQL = (
 )
 
 
-def settings() -> Any:
-    """Splink's SettingsCreator for the model above (untrained)."""
+def settings(parameters: dict[str, Any] | None = None) -> Any:
+    """Splink's SettingsCreator for the model above: untrained, or with the prior and the m
+    and u probabilities of a saved model (`parameters`, Splink's model JSON).
+
+    The comparisons always come from this code and the saved model gives only numbers, so a
+    model trained on one engine scores on another: Splink writes each engine's own SQL
+    (DuckDB's `jaro_winkler_similarity`, the Spark UDF `jaro_winkler`), which a model JSON
+    saved by one engine cannot give the other.
+    """
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
@@ -123,19 +130,40 @@ def settings() -> Any:
             cll.ElseLevel(),
         ],
     )
+    comparisons = [name, date_of_birth, address, cl.ExactMatch("email"), cl.ExactMatch("phone")]
+    prior = 0.0001  # Splink's default; training replaces it
+    if parameters is not None:
+        ms, us = _trained(parameters)
+        for comparison, m, u in zip(comparisons, ms, us, strict=True):
+            comparison.configure(m_probabilities=m, u_probabilities=u)
+        prior = float(parameters.get("probability_two_random_records_match") or prior)
     return SettingsCreator(
         link_type="dedupe_only",
-        comparisons=[
-            name,
-            date_of_birth,
-            address,
-            cl.ExactMatch("email"),
-            cl.ExactMatch("phone"),
-        ],
+        comparisons=comparisons,
+        probability_two_random_records_match=prior,
         blocking_rules_to_generate_predictions=[block_on(*b) for b in PREDICTION_BLOCKS],
         retain_matching_columns=True,
         retain_intermediate_calculation_columns=True,
     )
+
+
+def _trained(model: dict[str, Any]) -> tuple[list[list[float]], list[list[float]]]:
+    """Per comparison, the m and u probabilities of its non-null levels in a saved model;
+    an error naming the file's problem when it was saved for other comparisons."""
+    from cxloop.errors import CxloopError
+
+    names = [c.get("output_column_name") for c in model.get("comparisons", [])]
+    if names != list(COMPARISONS):
+        raise CxloopError(
+            f"the saved matching model compares {names}, this cxloop compares "
+            f"{list(COMPARISONS)}: retrain it with `cxloop profiles WS --train`"
+        )
+    ms, us = [], []
+    for comparison in model["comparisons"]:
+        levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
+        ms.append([lv.get("m_probability") for lv in levels])
+        us.append([lv.get("u_probability") for lv in levels])
+    return ms, us
 
 
 def train(linker: Any, *, seed: int, max_pairs: float) -> None:
