@@ -1,7 +1,8 @@
 """Probabilistic identity matching on Spark (local mode) gives DuckDB's answers.
 
-The same saved model scores the same records on both backends; Spark also trains a model of
-its own. Needs pyspark and Java (skipped without pyspark, with the reason).
+The same saved model scores the same records on both backends. (Training on Spark works too,
+but takes minutes on two cores: it is measured by hand, see docs/identity.md, not here.)
+Needs pyspark and Java: skipped without them, failed under CI=true (tests/spark.py).
 """
 
 from __future__ import annotations
@@ -15,8 +16,15 @@ from cxloop.identity.matching import model as fs
 from cxloop.identity.matching.matcher import SCORED_COLUMNS, ProbabilisticMatcher
 from tests.test_identity_matching import enable_matching
 
-pytest.importorskip("pyspark", reason="pip install pyspark (and Java 17) for the Spark backend")
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.spark]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def needs_spark():
+    """Skips without pyspark or Java, except under CI=true, where it fails (tests/spark.py)."""
+    from tests.spark import require_spark
+
+    require_spark()
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +56,9 @@ def scored(tmp_path_factory):
 @pytest.fixture(scope="module")
 def spark():
     from cxloop.engines.splink_spark import session
+    from tests.spark import SPARK_TEST_CONF
 
-    spark = session("local[2]")
+    spark = session("local[2]", app_name="cxloop-identity-tests", conf=dict(SPARK_TEST_CONF))
     yield spark
     spark.stop()
 
@@ -89,20 +98,15 @@ def test_the_same_model_scores_the_same_on_spark(scored, spark):
     assert differ <= 0.01 * (same + differ), (same, differ)
 
 
-def test_spark_trains_a_model_that_accepts_the_same_pairs(scored, spark):
-    from cxloop.engines.splink_spark import SparkSplink
+def test_the_spark_engine_setting_picks_splinks_spark_backend(tmp_path, spark):
+    import dataclasses
 
-    records, _model, duck = scored
-    backend = SparkSplink(spark)
-    trained = backend.train(
-        records, fs.settings(), train=lambda linker: fs.train(linker, seed=42, max_pairs=2e5)
-    )
-    accepted = {
-        p
-        for p, r in by_pair(
-            backend.predict(records, fs.settings(trained), threshold=0.95, columns=SCORED_COLUMNS)
-        ).items()
-    }
-    reference = {p for p, r in by_pair(duck).items() if r["match_probability"] >= 0.95}
-    overlap = len(accepted & reference) / len(accepted | reference)
-    assert overlap >= 0.97, overlap
+    from cxloop.engines.splink_spark import SparkSplink
+    from cxloop.identity.matching.matcher import backend
+
+    with cxloop.Workspace.init(tmp_path / "ws") as ws:
+        ws.config = dataclasses.replace(
+            ws.config, engine=dataclasses.replace(ws.config.engine, name="spark")
+        )
+        chosen = backend(ws)
+        assert isinstance(chosen, SparkSplink) and chosen.spark is spark

@@ -25,21 +25,33 @@ INSTALL_HINT = (
 )
 
 
-def session(master: str = "local[2]", *, app_name: str = "cxloop-identity") -> Any:
-    """A Spark session with Splink's similarity UDF jar (an existing one is reused)."""
+def session(
+    master: str = "local[2]",
+    *,
+    app_name: str = "cxloop-identity",
+    conf: dict[str, str] | None = None,
+) -> Any:
+    """A classic Spark session with Splink's similarity UDF jar (an existing one is reused).
+
+    Spark Connect cannot load Splink's jar into the server, so matching needs a classic
+    session (`[spark] master`), also when the analyses use `remote`.
+    """
     try:
         from pyspark.sql import SparkSession
         from splink.backends.spark import similarity_jar_location
     except ImportError as exc:
         raise CxloopError(INSTALL_HINT) from exc
-    return (
-        SparkSession.builder.master(master)
-        .appName(app_name)
-        .config("spark.jars", similarity_jar_location())
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "8")
-        .getOrCreate()
-    )
+    builder = SparkSession.builder.master(master).appName(app_name)
+    settings = {"spark.sql.shuffle.partitions": "8", **(conf or {})}
+    jars = [similarity_jar_location(), *filter(None, [settings.pop("spark.jars", "")])]
+    builder = builder.config("spark.jars", ",".join(jars))
+    builder = builder.config("spark.ui.showConsoleProgress", "false")
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    try:
+        return builder.getOrCreate()
+    except Exception as exc:  # the JVM or the cluster refused
+        raise CxloopError(f"cannot start Spark for identity matching: {exc}") from exc
 
 
 class SparkSplink:
@@ -59,7 +71,14 @@ class SparkSplink:
         # Sorted, in one partition order, so that seeded sampling sees the same rows in the
         # same places whatever order the records were loaded in.
         frame = self.spark.createDataFrame(records.sort_by("unique_id")).coalesce(1)
-        api = SparkAPI(spark_session=self.spark, break_lineage_method=self.break_lineage_method)
+        try:
+            api = SparkAPI(spark_session=self.spark, break_lineage_method=self.break_lineage_method)
+        except Exception as exc:  # the UDF classes are not on the session's classpath
+            raise CxloopError(
+                "Splink's similarity functions are not loaded in this Spark session: start "
+                "it with spark.jars = splink.backends.spark.similarity_jar_location() "
+                f"({type(exc).__name__})"
+            ) from exc
         linker = Linker(api.register(frame), model, log_level=None)
         logging.getLogger("splink").setLevel(logging.ERROR)
         return linker

@@ -147,9 +147,8 @@ def backend(ws: Workspace) -> Any:
     if name == "spark":
         from cxloop.engines.splink_spark import SparkSplink, session
 
-        # The Spark engine's `[spark] master` where that section exists, else local mode.
-        master = getattr(getattr(ws.config, "spark", None), "master", "local[*]")
-        return SparkSplink(session(master))
+        spark = ws.config.spark
+        return SparkSplink(session(spark.master, app_name=spark.app_name, conf=spark.conf_pairs()))
     raise CxloopError(
         f"probabilistic identity matching does not run on the {name!r} engine yet; "
         "set [identity] probabilistic = false or use the duckdb engine"
