@@ -328,6 +328,19 @@ def loop_workspace_at(path: Path, rules: list[str]) -> cxloop.Workspace:
     return cxloop.Workspace.open(path)
 
 
+def test_report_section_shows_the_backlog_and_the_loop(loaded, tmp_path):
+    """Before the erasure test (it changes the data): the HTML report's closed-loop section."""
+    from cxloop.report.cases_sections import cases_section, cases_sections
+
+    ws, _ = loaded
+    [section] = cases_sections(ws, context := {})
+    html = "".join(str(block) for block in section.blocks)
+    assert "logistics" in html and "within SLA" in html and "next answer" in html
+    assert context["cases"]["open"] > 0
+    off = cases_section({**context["cases"], "loop_effect": None}, None)
+    assert "next answer" not in "".join(str(b) for b in off.blocks)
+
+
 def test_erasure_unlinks_the_persons_cases_and_drops_their_pending_messages(loaded):
     """Last in this module: it erases a person from the shared workspace."""
     from cxloop.privacy import erase_person, export_person

@@ -47,6 +47,7 @@ def build_report(
     context.update(period=period, by=by)
     from cxloop.report.advocacy_sections import advocacy_sections
     from cxloop.report.architecture_sections import architecture_sections
+    from cxloop.report.cases_sections import cases_sections
     from cxloop.report.clv_sections import clv_sections
     from cxloop.report.journey_sections import journey_sections
     from cxloop.report.moments_sections import moments_sections
@@ -63,6 +64,7 @@ def build_report(
     sections += clv_sections(ws, context)
     sections += advocacy_sections(ws, context)
     sections += architecture_sections(ws, context)
+    sections += cases_sections(ws, context)
     for provider in PROVIDERS:  # sections that later analyses register
         sections.extend(provider(ws, context))
     html = render_page(
