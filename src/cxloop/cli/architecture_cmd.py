@@ -11,6 +11,12 @@ from cxloop.cli.render import out, print_json, table
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document on stdout.")]
 WsArg = Annotated[Path, typer.Argument(help="Workspace folder.")]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine", help="Where the analysis runs: duckdb or spark (default: [engine] name)."
+    ),
+]
 
 
 def architecture(
@@ -24,6 +30,7 @@ def architecture(
     outcome: Annotated[
         str, typer.Option(help="Outcome of the pivotal-moment effects: nps, csat, rating...")
     ] = "nps",
+    engine: EngineOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Personas x moments x experiences: each moment's reach, effectiveness, pivotal effect
@@ -38,7 +45,9 @@ def architecture(
             path = write_example(workspace)
         out.print(f"Wrote {path}: edit it, then run `cxloop architecture {workspace}`")
         return
-    with Workspace.open(workspace) as ws:
+    from cxloop.engines.lake_workspace import analytics_workspace
+
+    with Workspace.open(workspace) as opened, analytics_workspace(opened, engine) as ws:
         doc = analyses.architecture(ws, outcome=outcome)
     if json_:
         print_json(doc)

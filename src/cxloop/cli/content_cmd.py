@@ -27,6 +27,12 @@ content_app = typer.Typer(
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document on stdout.")]
 WsArg = Annotated[Path, typer.Argument(help="Workspace folder.")]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine", help="Where the analysis runs: duckdb or spark (default: [engine] name)."
+    ),
+]
 ActorOpt = Annotated[str, typer.Option("--actor", help="Who did it, kept in the history.")]
 
 
@@ -152,13 +158,15 @@ def lift(
     window_days: Annotated[
         int, typer.Option(help="Days before an answer (after an order) a view counts.")
     ] = 30,
+    engine: EngineOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Reach, engagement and adjusted lift of each asset and moment, with CIs and q-values."""
     from cxloop import analyses
+    from cxloop.engines.lake_workspace import analytics_workspace
     from cxloop.workspace import Workspace
 
-    with Workspace.open(workspace) as ws:
+    with Workspace.open(workspace) as opened, analytics_workspace(opened, engine) as ws:
         doc = analyses.content(ws, outcome=outcome, window_days=window_days)
     if json_:
         print_json(doc)
