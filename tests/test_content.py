@@ -245,3 +245,15 @@ def test_migration_0301_creates_the_tables_the_catalogue_queries(program_store) 
         return table.name in metadata.tables
 
     assert [d for d in differences if ours(d)] == []
+
+
+def test_unknown_moment_and_unknown_ids_are_said(planted) -> None:
+    from cxloop.content.assets import Asset
+
+    workspace, _ = planted
+    typo = Asset("X1", "Guide", "guide", "all", "onbording", "functional", "published", None)
+    with cxloop.Workspace.open(workspace) as ws:
+        doc = build_content(ws, assets=[typo])
+    assert any("'onbording'" in n and "neither a moment" in n for n in doc["notes"])
+    assert any("not in the catalogue: C001, C002" in n for n in doc["notes"])
+    assert doc["moments"][0]["lift_any"] is None

@@ -96,6 +96,17 @@ def build_content(
             )
             assets = []
     by_moment = moment_touchpoints(ws, {a.moment for a in assets})
+    from cxloop.experience.inventory import known_touchpoints
+
+    known = known_touchpoints(ws)
+    for moment, tps in by_moment.items():
+        unknown = [t for t in tps if t not in known]
+        if known and unknown:
+            notes.append(
+                f"moment {moment!r}: {', '.join(unknown)} is neither a moment of "
+                "architecture.toml nor a touchpoint of the catalogue or the events (a typo in "
+                "the catalogue file?)"
+            )
     e = ws.engine
     e.execute(
         f"CREATE OR REPLACE TEMP TABLE {queries.CATALOGUE} (content_id VARCHAR, moment VARCHAR)"
