@@ -355,15 +355,21 @@ def literal(value: Any) -> exp.Expression:
 
 # -- values -----------------------------------------------------------------------------------
 def to_arrow(frame: Any) -> pa.Table:
-    """A Spark DataFrame as a pyarrow Table (`toArrow` from Spark 4.0; 3.5's own path)."""
+    """A Spark DataFrame as a pyarrow Table: `toArrow` from Spark 4.0; on 3.5, the classic
+    session's Arrow batches; through pandas only where neither exists (a 3.5 Connect client).
+    """
     import pyarrow as pa
 
     if hasattr(frame, "toArrow"):
         return frame.toArrow()
-    batches = frame._collect_as_arrow()
-    if batches:
-        return pa.Table.from_batches(batches)
-    return pa.Table.from_pandas(frame.limit(0).toPandas())
+    if hasattr(frame, "_collect_as_arrow"):
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        batches = frame._collect_as_arrow()
+        if batches:
+            return pa.Table.from_batches(batches)
+        return pa.Table.from_batches([], schema=to_arrow_schema(frame.schema))
+    return pa.Table.from_pandas(frame.toPandas(), preserve_index=False)
 
 
 def from_arrow(session: Any, table: pa.Table) -> Any:
