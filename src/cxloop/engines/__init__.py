@@ -1,1 +1,1 @@
-"""Engines: the only code that knows a particular database (DuckDB today, Spark later)."""
+"""Engines: the only code that knows a particular database (DuckDB; Spark in `spark_engine`)."""

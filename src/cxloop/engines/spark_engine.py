@@ -227,10 +227,11 @@ class SparkEngine:
             self._insert(statement)
         elif isinstance(statement, exp.Delete):
             name = statement.this.name
-            keep = exp.Not(
-                this=exp.Coalesce(
-                    this=statement.args["where"].this.copy(), expressions=[exp.false()]
-                )
+            where = statement.args.get("where")
+            keep: exp.Expression = (
+                exp.Not(this=exp.Coalesce(this=where.this.copy(), expressions=[exp.false()]))
+                if where is not None
+                else exp.false()
             )
             self._replace(name, self._frame(exp.select("*").from_(name).where(keep)))
         elif isinstance(statement, exp.Drop) and statement.kind in {"TABLE", "VIEW"}:
@@ -286,7 +287,7 @@ class SparkEngine:
         """Materialise `frame` as the session table `name` (what it replaces may be in it)."""
         try:
             frame = frame.localCheckpoint(eager=True)  # computed once, lineage cut
-        except Exception:  # a Spark Connect 3.5 client has no local checkpoints
+        except NotImplementedError:  # a Spark Connect 3.5 client has no local checkpoints
             frame = frame.cache()
             frame.count()
         old = self.tables.get(name)
