@@ -141,3 +141,33 @@ def test_a_store_code_attributes_first_orders_and_velocity_holds_the_excess(ws, 
         assert {c["status"] for k, c in states.items() if k not in velocity} == {"rewarded"}
     finally:
         close_ledgers()
+
+
+def test_a_review_completes_the_review_ask_made_before_it(ws, tmp_path):
+    from datetime import UTC, datetime
+
+    from cxloop.programs.advocacy import issue_ask
+
+    enable_advocacy(ws, ask_points=("survey:5", "review:20", "story:0", "referral:0",
+                                    "reference:0"))  # fmt: skip
+    try:
+        nps = "N1,S1,shop,2026-01-05T10:00:00Z,nps,10,,false\n"
+        ws.ingest(
+            [
+                write(tmp_path / "a" / "customers.csv", CUSTOMERS),
+                write(tmp_path / "a" / "feedback.csv", FEEDBACK.split("\n")[0] + "\n" + nps),
+            ]
+        )
+        store = program_ledger(ws).store
+        decision = issue_ask(store, ws, "S1", "review", source="test",
+                             at=datetime(2026, 1, 8, tzinfo=UTC))  # fmt: skip
+        assert decision.issued, decision
+        early = "R0,S1,shop,2026-01-07T10:00:00Z,rating,5,Before the ask,true\n"
+        ws.ingest([write(tmp_path / "b" / "feedback.csv", FEEDBACK.split("\n")[0] + "\n" + early)])
+        assert points(ws, "advocacy_ask") == {}  # a review before the ask completes nothing
+        late = "R9,S1,shop,2026-01-20T10:00:00Z,rating,5,After the ask,true\n"
+        ws.ingest([write(tmp_path / "c" / "feedback.csv", FEEDBACK.split("\n")[0] + "\n" + late)])
+        assert points(ws, "advocacy_ask") == {decision.ask_id: 20}
+        assert points(ws, "review") == {"shop:R0": 50, "shop:R9": 50}
+    finally:
+        close_ledgers()

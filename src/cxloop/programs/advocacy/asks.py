@@ -228,22 +228,28 @@ def record_completion(
     return retrying(transaction)
 
 
-def open_asks(store: ProgramStore, profile_ids: list[str], ask: str) -> dict[str, str]:
-    """The open (not completed) asks of kind `ask` of these profiles: profile -> ask id
-    (the earliest)."""
-    if not profile_ids:
+def open_asks(store: ProgramStore, done: dict[str, datetime], ask: str) -> dict[str, str]:
+    """The open asks of kind `ask` that an act completes: for each profile in `done` (profile
+    -> when it acted), its latest open ask issued at or before the act; an act before the
+    ask was made does not complete it."""
+    if not done:
         return {}
     with store.read() as conn:
         rows = conn.execute(
-            sa.select(advocacy_asks.c.profile_id, advocacy_asks.c.ask_id)
+            sa.select(advocacy_asks.c.profile_id, advocacy_asks.c.ask_id,
+                      advocacy_asks.c.issued_at)
             .where(
                 advocacy_asks.c.ask == ask,
                 advocacy_asks.c.completed_at.is_(None),
-                advocacy_asks.c.profile_id.in_(profile_ids),
+                advocacy_asks.c.profile_id.in_(sorted(done)),
             )
-            .order_by(advocacy_asks.c.issued_at.desc())
-        ).all()
-    return {row.profile_id: row.ask_id for row in rows}
+            .order_by(advocacy_asks.c.issued_at)
+        ).all()  # fmt: skip
+    found: dict[str, str] = {}
+    for row in rows:
+        if row.issued_at <= done[row.profile_id]:
+            found[row.profile_id] = row.ask_id  # the latest one before the act wins
+    return found
 
 
 def _check_request(settings: AdvocacySettings, ask: str, source: str, at: datetime) -> None:

@@ -22,9 +22,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
+
 from cxloop.programs.advocacy.asks import open_asks, record_completion
 from cxloop.programs.advocacy.conversions import process_referrals
 from cxloop.programs.advocacy.rewards import reward_act
+from cxloop.programs.advocacy.tables import advocacy_asks, referral_conversions
 from cxloop.programs.loyalty.ledger import Ledger
 from cxloop.programs.loyalty.rules import is_public_review
 from cxloop.programs.store import ProgramStore
@@ -49,11 +52,51 @@ def react(ws: Workspace, loaded: Sequence[LoadedRows]) -> dict[str, Any] | None:
     ledger = program_ledger(ws)
     summary: dict[str, Any] = {}
     feedback = [rows for rows in loaded if rows.kind == "feedback"]
-    if feedback:
+    if feedback and _feedback_matters(ws, ledger, feedback):
         summary |= reward_feedback(ws, ledger, settings, feedback)
-    if any(rows.kind in {"orders", "referrals", "customers"} for rows in loaded):
+    if _referrals_matter(ws, ledger, loaded):
         summary |= {f"referrals_{k}": v for k, v in process_referrals(ws, ledger, settings).items()}
     return summary
+
+
+def _feedback_matters(ws: Workspace, ledger: Ledger, loaded: Sequence[LoadedRows]) -> bool:
+    """Whether the answers can pay or complete anything: a public review among them, or an
+    open ask in the store (checked before profiles are brought up to date, which is costly)."""
+    with ledger.store.read() as conn:
+        if conn.execute(
+            sa.select(advocacy_asks.c.ask_id).where(advocacy_asks.c.completed_at.is_(None))
+        ).first():
+            return True
+    return any(_count(ws, "feedback", rows, _PUBLIC_REVIEW) for rows in loaded)
+
+
+def _referrals_matter(ws: Workspace, ledger: Ledger, loaded: Sequence[LoadedRows]) -> bool:
+    """Whether referral conversions may change: referral rows arrived, an order with a code
+    or a return, or orders and customers while a conversion is held (a ring may have grown, its
+    holding period may be over)."""
+    kinds = {rows.kind for rows in loaded}
+    if "referrals" in kinds:
+        return True
+    if any(_count(ws, "orders", rows, _CODED_OR_RETURNED) for rows in loaded
+           if rows.kind == "orders"):  # fmt: skip
+        return True
+    with ledger.store.read() as conn:
+        pending = conn.execute(
+            sa.select(referral_conversions.c.conversion_id).where(
+                referral_conversions.c.status == "holding"
+            )
+        ).first()
+    return pending is not None and bool(kinds & {"orders", "customers"})
+
+
+_PUBLIC_REVIEW = "coalesce(public, false) AND trim(coalesce(text, '')) <> ''"
+_CODED_OR_RETURNED = "nullif(trim(referral_code), '') IS NOT NULL OR status <> 'completed'"
+
+
+def _count(ws: Workspace, table: str, rows: LoadedRows, condition: str) -> int:
+    where, params = rows.predicate
+    sql = f"SELECT count(*) FROM {table} WHERE ({where}) AND ({condition})"
+    return int(ws.engine.scalar(sql, params) or 0)
 
 
 def program_ledger(ws: Workspace) -> Ledger:
@@ -104,9 +147,9 @@ def reward_feedback(
     reviewed: dict[str, tuple[datetime, str]] = {}
     for profile_id, source, response_id, submitted_at, public, text in rows:
         at = submitted_at.replace(tzinfo=UTC)
-        answered.setdefault(profile_id, at)
+        answered[profile_id] = at  # rows come in time order: the latest answer
         if is_public_review(public, text):
-            reviewed.setdefault(profile_id, (at, f"{source}:{response_id}"))
+            reviewed[profile_id] = (at, f"{source}:{response_id}")
     reviews = [
         (profile_id, f"{source}:{response_id}")
         for profile_id, source, response_id, _, public, text in rows
@@ -126,7 +169,7 @@ def reward_feedback(
     with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="advocacy") as pool:
         counts["reviews_rewarded"] = sum(pool.map(pay, reviews))
     for ask, done in (("review", {p: v[0] for p, v in reviewed.items()}), ("survey", answered)):
-        for profile_id, ask_id in open_asks(ledger.store, sorted(done), ask).items():
+        for profile_id, ask_id in open_asks(ledger.store, done, ask).items():
             _, _, new = record_completion(ledger.store, ask_id, at=done[profile_id])
             counts["asks_completed"] += new
             reward_ask(ledger, settings, ask_id, profile_id, ask)
