@@ -103,3 +103,15 @@ def test_the_html_report_has_the_advocacy_section(planted, tmp_path):
     html = "".join(str(block) for block in section.blocks)
     assert section.anchor == "advocacy" and "Leaderboard" in html
     assert "Why referrals are held for review" in html and "ring_address" in html
+
+
+def test_one_profiles_score_is_the_leaderboards(planted):
+    from cxloop.programs.advocacy import profile_score
+    from cxloop.programs.advocacy.report import read_store_facts
+
+    ws, _ = planted
+    settings = ws.config.advocacy
+    doc = advocacy_report(ws, program_ledger(ws), settings, limit=5)
+    facts = read_store_facts(program_ledger(ws).store)
+    for advocate in doc["advocates"]["top"]:
+        assert profile_score(ws, advocate["profile_id"], settings, facts) == advocate

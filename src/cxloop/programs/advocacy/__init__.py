@@ -10,6 +10,7 @@ The stable library surface for other programs (cases and triggers use `issue_ask
 
 - `issue_ask(store, ws, profile_key, ask, *, source, at) -> AskDecision`
 - `advocate_facts(ws, profile_id, *, at) -> AdvocateFacts`
+- `profile_score(ws, profile_id, settings) -> dict` (the score, its parts and level)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from cxloop.programs.advocacy.asks import decide_ask, issue_ask, record_completion
 from cxloop.programs.advocacy.facts import advocate_facts
 from cxloop.programs.advocacy.models import AdvocateFacts, AskDecision, RewardOutcome
+from cxloop.programs.advocacy.scores import profile_score
 
 __all__ = [
     "AdvocateFacts",
@@ -25,5 +27,6 @@ __all__ = [
     "advocate_facts",
     "decide_ask",
     "issue_ask",
+    "profile_score",
     "record_completion",
 ]

@@ -47,14 +47,7 @@ def advocacy_report(
         conv = conn.execute(sa.select(referral_conversions)).all()
         asks = conn.execute(sa.select(advocacy_asks)).all()
         rewards = conn.execute(sa.select(advocacy_rewards)).all()
-    facts = StoreFacts(
-        excluded_referrals=[c.referral_ref for c in conv
-                            if c.referral_ref and c.status not in GENUINE],
-        coded_conversions=[c.referrer_profile for c in conv
-                           if c.referral_ref is None and c.status in GENUINE],
-        references=[a.profile_id for a in asks
-                    if a.completed_at is not None and a.ask in ("story", "reference")],
-    )  # fmt: skip
+    facts = store_facts(conv, asks)
     count = compute_scores(ws, settings, facts)
     levels = Counter(
         level_of(float(s), settings)
@@ -78,6 +71,27 @@ def advocacy_report(
         "asks": _asks(settings, asks),
         "ask_effect": _ask_effect(ws, asks),
     }
+
+
+def store_facts(conv: list[Any], asks: list[Any]) -> StoreFacts:
+    """What the store adds to the score: conversions that do not count (flagged, rejected,
+    void, reversed), conversions through store codes only, completed stories and references."""
+    return StoreFacts(
+        excluded_referrals=[c.referral_ref for c in conv
+                            if c.referral_ref and c.status not in GENUINE],
+        coded_conversions=[c.referrer_profile for c in conv
+                           if c.referral_ref is None and c.status in GENUINE],
+        references=[a.profile_id for a in asks
+                    if a.completed_at is not None and a.ask in ("story", "reference")],
+    )  # fmt: skip
+
+
+def read_store_facts(store: Any) -> StoreFacts:
+    """`store_facts` read from a programs store."""
+    with store.read() as conn:
+        conv = conn.execute(sa.select(referral_conversions)).all()
+        asks = conn.execute(sa.select(advocacy_asks)).all()
+    return store_facts(conv, asks)
 
 
 def _referrals(ws: Workspace, conv: list[Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ each table whatever the number of profiles (benchmarks/advocacy.py: 1,000,000 pr
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -192,3 +193,57 @@ def potential_advocates(ws: Workspace, limit: int) -> list[dict[str, Any]]:
         [limit],
     )
     return [{"profile_id": p, "nps": int(n), "value_365d": str(v)} for p, n, v in rows]
+
+
+_ONE_PROFILE = """
+SELECT
+    (SELECT count(*) FROM profile_links l JOIN referrals r ON l.kind = 'referrer'
+       AND r.source = l.source AND r.referral_id = l.id WHERE l.profile_id = $p),
+    (SELECT count(*) FROM profile_links l JOIN referrals r ON l.kind = 'referrer'
+       AND r.source = l.source AND r.referral_id = l.id WHERE l.profile_id = $p
+       AND nullif(trim(r.converted_order_id), '') IS NOT NULL
+       AND NOT list_contains($excluded, r.source || ':' || r.referral_id)),
+    (SELECT count(*) FROM profile_links l JOIN feedback f ON l.kind = 'feedback'
+       AND f.source = l.source AND f.response_id = l.id WHERE l.profile_id = $p
+       AND coalesce(f.public, false) AND trim(coalesce(f.text, '')) <> ''),
+    (SELECT count(*) FROM mentions m JOIN profile_links l ON l.kind = 'mentions'
+       AND l.source = 'default' AND l.id = m.mention_id WHERE l.profile_id = $p
+       AND lower(trim(m.brand)) = lower(trim($brand)) AND m.kind IN ('post', 'review', 'reply')
+       AND lower(coalesce(m.text, '')) LIKE '%recommend%'),
+    (SELECT coalesce(sum(m.reach), 0) FROM mentions m JOIN profile_links l
+       ON l.kind = 'mentions' AND l.source = 'default' AND l.id = m.mention_id
+       WHERE l.profile_id = $p AND lower(trim(m.brand)) = lower(trim($brand))
+       AND m.kind IN ('post', 'review', 'reply')
+       AND lower(coalesce(m.text, '')) LIKE '%recommend%')
+"""
+
+
+def profile_score(
+    ws: Workspace,
+    profile_id: str,
+    settings: AdvocacySettings,
+    facts: StoreFacts | None = None,
+) -> dict[str, Any]:
+    """One person's advocacy score with its parts and level, without scoring everyone: the
+    same definition as `compute_scores`, except that recommending mentions are always found
+    by their words (the VoC intents are a whole-workspace analysis)."""
+    ws.profiles.ensure_current()
+    facts = facts or StoreFacts([], [], [])
+    row = ws.engine.fetchone(
+        _ONE_PROFILE,
+        {"p": profile_id, "excluded": facts.excluded_referrals, "brand": ws.config.brand.name},
+    )
+    referrals, converted, reviews, mentions, reach = (int(v) for v in row)
+    converted += facts.coded_conversions.count(profile_id)
+    references = facts.references.count(profile_id)
+    parts = {"referrals": referrals, "converted": converted, "reviews": reviews,
+             "mentions": mentions, "references": references, "reach": reach}  # fmt: skip
+    w = {k: float(v) for k, v in settings.weights().items()}
+    score = round(
+        w.get("referral", 0.0) * referrals + w.get("converted", 0.0) * converted
+        + w.get("review", 0.0) * reviews + w.get("mention", 0.0) * mentions
+        + w.get("reference", 0.0) * references + w.get("reach", 0.0) * math.log10(1 + reach),
+        2,
+    )  # fmt: skip
+    return {"profile_id": profile_id, "score": score, "level": level_of(score, settings),
+            "parts": parts}  # fmt: skip
