@@ -65,6 +65,9 @@ def create_app(workspace: Path | str, *, wait: float = 30.0) -> FastAPI:
             app.state.programs.close()
             state.close()
             app.state.keys.close()
+            from cxloop.programs.advocacy.reactions import close_ledgers
+
+            close_ledgers(path)  # the post-ingest reactor's store of this workspace
 
     app = FastAPI(
         title="cxloop",

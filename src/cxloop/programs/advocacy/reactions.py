@@ -20,6 +20,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -112,12 +113,13 @@ def program_ledger(ws: Workspace) -> Ledger:
         return ledger
 
 
-def close_ledgers() -> None:
-    """Close every store the reactor opened (tests, and a service shutting down)."""
+def close_ledgers(workspace: Path | None = None) -> None:
+    """Close the stores the reactor opened for `workspace` (every one when None): a service
+    shutting down, a command ending, a test."""
+    where = None if workspace is None else str(Path(workspace).resolve())
     with _LOCK:
-        for ledger in _LEDGERS.values():
-            ledger.store.close()
-        _LEDGERS.clear()
+        for key in [k for k in _LEDGERS if where is None or k[0] == where]:
+            _LEDGERS.pop(key).store.close()
 
 
 _FEEDBACK_SQL = """
