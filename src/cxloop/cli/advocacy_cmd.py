@@ -211,20 +211,29 @@ def report(workspace: WsArg, limit: LimitOpt = 10, json_: JsonOpt = False) -> No
     if clv and clv.get("available"):
         for group in ("referred", "others"):
             g = clv[group]
-            rows.append([f"mean CLV, {group} (n={g['n']})",
-                         f"{g['value']} [{g['ci_low']}, {g['ci_high']}]"])  # fmt: skip
+            rows.append([f"mean 52-week CLV, {group}", _ci(g, 1.0, 2)])
     out.print(table("Advocacy program", ["", "value"], rows))
-    asks = [[a["ask"], a["issued"], a["completed"], a["completion_rate"]["value"]]
+    asks = [[a["ask"], a["issued"], a["completed"], _ci(a["completion_rate"], 100.0, 1, " %")]
             for a in doc["asks"]]  # fmt: skip
-    out.print(table("Ladder of asks", ["ask", "issued", "completed", "rate"], asks))
+    out.print(table("Ladder of asks", ["ask", "issued", "completed", "completion"], asks))
     effect = doc["ask_effect"]
-    d = effect["difference"]
     out.print(
-        f"Advocated within {effect['days']} days: asked {effect['asked']['value']} "
-        f"(n={effect['asked']['n']}), promoters not asked {effect['not_asked']['value']} "
-        f"(n={effect['not_asked']['n']}); difference {d['value']} "
-        f"[{d['ci_low']}, {d['ci_high']}] (observational)"
+        f"Advocated (a public review or a referral) within {effect['days']} days: asked "
+        f"{_ci(effect['asked'], 100.0, 1, ' %')}, promoters never asked "
+        f"{_ci(effect['not_asked'], 100.0, 1, ' %')}; difference "
+        f"{_ci(effect['difference'], 100.0, 1, ' points')} (an association, not an experiment)"
     )
+
+
+def _ci(estimate: dict[str, Any], scale: float, digits: int, unit: str = "") -> str:
+    """`value unit [low, high] (n=...)` scaled, or n/a without a value."""
+    if estimate.get("value") is None:
+        return f"n/a (n={estimate.get('n', 0):,})"
+    low, high = estimate.get("ci_low"), estimate.get("ci_high")
+    text = f"{estimate['value'] * scale:.{digits}f}{unit}"
+    if low is not None and high is not None:
+        text += f" [{low * scale:.{digits}f}, {high * scale:.{digits}f}]"
+    return text + f" (n={estimate['n']:,})"
 
 
 def _print(doc: dict[str, Any], json_: bool, title: str) -> None:

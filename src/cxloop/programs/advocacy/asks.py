@@ -33,9 +33,13 @@ if TYPE_CHECKING:
 #: The ask whose requests are never sent to detractors (unless explicitly allowed).
 REVIEW = "review"
 
-#: What completes an act found in the data: a public review completes a review ask, any
-#: answer a survey ask, a referral made a referral ask.
-COMPLETED_BY_DATA = {"review": "public_reviews", "referral": "referrals_made"}
+#: Rungs a person has climbed by themselves, as the data shows (the fact that counts them):
+#: a survey answered, a public review written, a referral made.
+COMPLETED_BY_DATA = {
+    "survey": "survey_answers",
+    "review": "public_reviews",
+    "referral": "referrals_made",
+}
 
 
 def issue_ask(

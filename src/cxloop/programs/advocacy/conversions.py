@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -139,7 +140,7 @@ def conversions(
             "referee_profile": r.referee_profile,
             "code": r.code,
             "referral_ref": r.referral_ref,
-            "amount": str(r.amount),
+            "amount": str(Decimal(str(r.amount)).quantize(Decimal("0.01"))),
             "converted_at": r.converted_at.isoformat(),
             "eligible_at": r.eligible_at.isoformat(),
             "status": r.status,

@@ -34,7 +34,8 @@ SELECT
     (SELECT count(*) FROM profile_links l
      JOIN referrals r ON l.kind = 'referrer' AND r.source = l.source AND r.referral_id = l.id
      WHERE l.profile_id = $p AND r.created_at <= $at),
-    (SELECT coalesce(bool_or(consent_marketing), false) FROM profiles WHERE profile_id = $p)
+    (SELECT coalesce(bool_or(consent_marketing), false) FROM profiles WHERE profile_id = $p),
+    (SELECT count(*) FROM fb WHERE metric IN ('nps', 'ces', 'csat') AND score IS NOT NULL)
 """
 
 
@@ -43,7 +44,7 @@ def advocate_facts(ws: Workspace, profile_id: str, *, at: datetime) -> AdvocateF
     ws.profiles.ensure_current()
     moment = at.astimezone(UTC).replace(tzinfo=None)  # the warehouse keeps naive UTC
     row = ws.engine.fetchone(_FACTS_SQL, {"p": profile_id, "at": moment})
-    latest, good, orders, reviews, referrals, consent = row
+    latest, good, orders, reviews, referrals, consent, answers = row
     return AdvocateFacts(
         profile_id=profile_id,
         latest_nps=None if latest is None else int(latest),
@@ -52,4 +53,5 @@ def advocate_facts(ws: Workspace, profile_id: str, *, at: datetime) -> AdvocateF
         public_reviews=int(reviews),
         referrals_made=int(referrals),
         consent_marketing=bool(consent),
+        survey_answers=int(answers),
     )

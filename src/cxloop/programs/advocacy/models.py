@@ -16,9 +16,10 @@ PROMOTER_MIN = 9
 class AdvocateFacts:
     """What the warehouse says about one profile as of a moment: the inputs of eligibility.
 
-    `latest_nps` is the latest likelihood-to-recommend answer at or before the moment (None
-    without one); `last_good_at` the latest good experience (NPS >= 9, CSAT or rating >= 4,
-    CES >= 6); the counts are intentional acts (public reviews with text, referrals made).
+        `latest_nps` is the latest likelihood-to-recommend answer at or before the moment (None
+        without one); `last_good_at` the latest good experience (NPS >= 9, CSAT or rating >= 4,
+        CES >= 6); the counts are intentional acts (public reviews with text, referrals made) and
+    survey answers.
     """
 
     profile_id: str
@@ -28,6 +29,7 @@ class AdvocateFacts:
     public_reviews: int = 0
     referrals_made: int = 0
     consent_marketing: bool = False
+    survey_answers: int = 0  # answers to NPS, CES or CSAT questions
 
     @property
     def is_detractor(self) -> bool:
