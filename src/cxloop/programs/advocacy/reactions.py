@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +26,7 @@ import sqlalchemy as sa
 
 from cxloop.programs.advocacy.asks import open_asks, record_completion
 from cxloop.programs.advocacy.conversions import process_referrals
-from cxloop.programs.advocacy.rewards import reward_act
+from cxloop.programs.advocacy.rewards import Act, reward_act, reward_acts
 from cxloop.programs.advocacy.tables import advocacy_asks, referral_conversions
 from cxloop.programs.loyalty.ledger import Ledger
 from cxloop.programs.loyalty.rules import is_public_review
@@ -153,23 +152,13 @@ def reward_feedback(
         if is_public_review(public, text):
             reviewed[profile_id] = (at, f"{source}:{response_id}")
     reviews = [
-        (profile_id, f"{source}:{response_id}")
+        Act(f"review:{source}:{response_id}", "review", profile_id, settings.review_points,
+            f"public review {source}:{response_id}", "review", f"{source}:{response_id}")
         for profile_id, source, response_id, _, public, text in rows
         if is_public_review(public, text)
-    ]
-
-    def pay(review: tuple[str, str]) -> bool:
-        profile_id, reference = review
-        return reward_act(
-            ledger, settings, act_key=f"review:{reference}", act="review",
-            profile_id=profile_id, points=settings.review_points,
-            reason=f"public review {reference}", source_type="review", source_id=reference,
-        ).status == "rewarded"  # fmt: skip
-
-    # Several writers at once: PostgreSQL runs them in parallel and the embedded store
-    # commits them together (one fsync for several rewards), as the loyalty sync does.
-    with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="advocacy") as pool:
-        counts["reviews_rewarded"] = sum(pool.map(pay, reviews))
+    ]  # fmt: skip
+    outcomes = reward_acts(ledger, settings, reviews, workers=WRITERS)
+    counts["reviews_rewarded"] = sum(o.status == "rewarded" for o in outcomes)
     for ask, done in (("review", {p: v[0] for p, v in reviewed.items()}), ("survey", answered)):
         for profile_id, ask_id in open_asks(ledger.store, done, ask).items():
             _, _, new = record_completion(ledger.store, ask_id, at=done[profile_id])

@@ -14,20 +14,38 @@ Acts the loyalty program credited before advocacy was switched on (its sync pays
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
 from cxloop.config import AdvocacySettings
+from cxloop.programs import tables
 from cxloop.programs.advocacy.models import RewardOutcome
 from cxloop.programs.advocacy.tables import advocacy_rewards
 from cxloop.programs.errors import AlreadyReversed
 from cxloop.programs.loyalty.ledger import Ledger
-from cxloop.programs.store import retrying
+from cxloop.programs.loyalty.models import Entry
+from cxloop.programs.store import ProgramStore, retrying
 from cxloop.programs.tables import ledger_entries
 
 #: Who the ledger says wrote the advocacy program's entries.
 ACTOR = "advocacy"
+
+
+class Act(NamedTuple):
+    """A completed act to pay: its key (unique per act), who, how many points, and the
+    ledger entry's reason and source reference."""
+
+    act_key: str
+    act: str
+    profile_id: str
+    points: int
+    reason: str
+    source_type: str
+    source_id: str
 
 
 def reward_act(
@@ -43,57 +61,106 @@ def reward_act(
     source_id: str,
 ) -> RewardOutcome:
     """Pay `points` for the act `act_key` to the member of `profile_id`, once."""
-    store = ledger.store
-    with store.read() as conn:
-        paid = conn.execute(
-            sa.select(advocacy_rewards.c.entry_id).where(advocacy_rewards.c.act_key == act_key)
-        ).scalar()
-        credited = conn.execute(
-            sa.select(ledger_entries.c.id).where(
-                ledger_entries.c.kind == "earn",
-                ledger_entries.c.source_type == source_type,
-                ledger_entries.c.source_id == source_id,
-                ledger_entries.c.actor != ACTOR,
-            )
-        ).scalar()
-    if paid is not None:
-        return RewardOutcome(act_key, profile_id, points, int(paid), "already_rewarded")
-    if credited is not None:
-        return RewardOutcome(act_key, profile_id, 0, int(credited), "credited_by_loyalty")
-    if points <= 0:
-        return RewardOutcome(act_key, profile_id, 0, None, "no_points")
-    member = ledger.member_for_profile(profile_id)
-    if member is None:
-        if not settings.enrol_on_reward:
-            return RewardOutcome(act_key, profile_id, 0, None, "not_member")
-        member = ledger.enrol(profile_id, actor=ACTOR)
-    entry = ledger.earn(
-        member.member_id,
-        points,
-        reason=reason,
-        source_type=source_type,
-        source_id=source_id,
-        actor=ACTOR,
-        idempotency_key=f"advocacy:{act_key}",
-    )
+    one = Act(act_key, act, profile_id, points, reason, source_type, source_id)
+    return reward_acts(ledger, settings, [one], workers=1)[0]
 
-    def remember() -> None:
+
+def reward_acts(
+    ledger: Ledger, settings: AdvocacySettings, acts: Sequence[Act], *, workers: int = 8
+) -> list[RewardOutcome]:
+    """Pay many acts, each once: what the store already holds (acts paid, acts the loyalty
+    sync credited, members) is read once for all of them, then only the writes remain, made
+    by `workers` threads (the embedded store commits concurrent writers together)."""
+    paid, credited, members = _known(ledger.store, acts)
+
+    def pay(a: Act) -> RewardOutcome:
+        if a.act_key in paid:
+            return RewardOutcome(a.act_key, a.profile_id, a.points, paid[a.act_key],
+                                 "already_rewarded")  # fmt: skip
+        earlier = credited.get((a.source_type, a.source_id))
+        if earlier is not None:
+            return RewardOutcome(a.act_key, a.profile_id, 0, earlier, "credited_by_loyalty")
+        if a.points <= 0:
+            return RewardOutcome(a.act_key, a.profile_id, 0, None, "no_points")
+        member_id = members.get(a.profile_id)
+        if member_id is None:
+            if not settings.enrol_on_reward:
+                return RewardOutcome(a.act_key, a.profile_id, 0, None, "not_member")
+            member_id = ledger.enrol(a.profile_id, actor=ACTOR).member_id
+        entry = ledger.earn(
+            member_id, a.points, reason=a.reason, source_type=a.source_type,
+            source_id=a.source_id, actor=ACTOR, idempotency_key=f"advocacy:{a.act_key}",
+        )  # fmt: skip
+        _remember(ledger.store, a, member_id, entry)
+        return RewardOutcome(a.act_key, a.profile_id, entry.points, entry.entry_id, "rewarded")
+
+    if workers <= 1 or len(acts) < 2:
+        return [pay(a) for a in acts]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="advocacy") as pool:
+        return list(pool.map(pay, acts))
+
+
+_CHUNK = 500  # bound parameters per IN list (well under SQLite's limit)
+
+
+def _known(
+    store: ProgramStore, acts: Sequence[Act]
+) -> tuple[dict[str, int], dict[tuple[str, str], int], dict[str, str]]:
+    """Acts already paid (entry by act key), acts credited by the loyalty sync (earn entry by
+    source reference) and members (by profile), in one read transaction."""
+    paid: dict[str, int] = {}
+    credited: dict[tuple[str, str], int] = {}
+    members: dict[str, str] = {}
+    keys = sorted({a.act_key for a in acts})
+    sources = sorted({a.source_id for a in acts})
+    profiles = sorted({a.profile_id for a in acts})
+    with store.read() as conn:
+        for chunk in _chunks(keys):
+            paid |= dict(conn.execute(
+                sa.select(advocacy_rewards.c.act_key, advocacy_rewards.c.entry_id)
+                .where(advocacy_rewards.c.act_key.in_(chunk))
+            ).all())  # fmt: skip
+        for chunk in _chunks(sources):
+            for source_type, source_id, entry in conn.execute(
+                sa.select(ledger_entries.c.source_type, ledger_entries.c.source_id,
+                          sa.func.min(ledger_entries.c.id))
+                .where(ledger_entries.c.kind == "earn", ledger_entries.c.actor != ACTOR,
+                       ledger_entries.c.source_id.in_(chunk))
+                .group_by(ledger_entries.c.source_type, ledger_entries.c.source_id)
+            ):  # fmt: skip
+                credited[(source_type, source_id)] = int(entry)
+        for chunk in _chunks(profiles):
+            members |= dict(conn.execute(
+                sa.select(tables.members.c.profile_id, tables.members.c.member_id)
+                .where(tables.members.c.profile_id.in_(chunk))
+            ).all())  # fmt: skip
+    return paid, credited, members
+
+
+def _chunks(values: list[str]) -> list[list[str]]:
+    return [values[i : i + _CHUNK] for i in range(0, len(values), _CHUNK)]
+
+
+def _remember(store: ProgramStore, a: Act, member_id: str, entry: Entry) -> None:
+    """Record which entry paid the act (after the entry: a run that died in between records
+    it next time, the ledger replaying the same entry)."""
+
+    def transaction() -> None:
         with store.write() as conn:
             exists = conn.execute(
-                sa.select(advocacy_rewards.c.act_key).where(advocacy_rewards.c.act_key == act_key)
+                sa.select(advocacy_rewards.c.act_key).where(advocacy_rewards.c.act_key == a.act_key)
             ).first()
             if exists is None:
                 conn.execute(
                     sa.insert(advocacy_rewards).values(
-                        act_key=act_key, profile_id=profile_id, act=act, points=entry.points,
-                        member_id=member.member_id, entry_id=entry.entry_id,
+                        act_key=a.act_key, profile_id=a.profile_id, act=a.act,
+                        points=entry.points, member_id=member_id, entry_id=entry.entry_id,
                         rewarded_at=entry.created_at,
                     )
                 )  # fmt: skip
 
-    with contextlib.suppress(sa.exc.IntegrityError):  # remembered by a concurrent report
-        retrying(remember)
-    return RewardOutcome(act_key, profile_id, entry.points, entry.entry_id, "rewarded")
+    with contextlib.suppress(sa.exc.IntegrityError):  # recorded by a concurrent report
+        retrying(transaction)
 
 
 def reverse_reward(ledger: Ledger, act_key: str, *, reason: str) -> int | None:
