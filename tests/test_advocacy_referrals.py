@@ -171,3 +171,23 @@ def test_a_review_completes_the_review_ask_made_before_it(ws, tmp_path):
         assert points(ws, "review") == {"shop:R0": 50, "shop:R9": 50}
     finally:
         close_ledgers()
+
+
+def test_switching_the_program_on_later_catches_up_once(ws, tmp_path):
+    from cxloop.programs.advocacy.operations import catch_up
+
+    ws.ingest([
+        write(tmp_path / "customers.csv", CUSTOMERS),
+        write(tmp_path / "orders.csv", ORDERS.format(o2="completed")),
+        write(tmp_path / "referrals.csv", REFERRALS),
+        write(tmp_path / "feedback.csv", FEEDBACK),
+    ])  # fmt: skip
+    enable_advocacy(ws)
+    try:
+        first = catch_up(ws)
+        assert first["reviews_rewarded"] == 1 and first["referrals_rewarded"] == 1
+        assert catch_up(ws).get("reviews_rewarded") is None  # nothing new the second time
+        assert points(ws, "review") == {"shop:R1": 50}
+        assert points(ws, "referral") == {"shop:RF1": 500}
+    finally:
+        close_ledgers()
