@@ -22,6 +22,9 @@ third member arrives, so conversions still held are checked again before they ar
   and postcode (so "12 Oak Street" and "12 OAK ST" agree); payment fingerprints come from
   the customers' `attributes.payment_fingerprint`;
 - `ring_<identifier>`: `ring_min_size` or more referees share one identifier value;
+- an e-mail or phone that identity resolution set aside as a placeholder (shared by more
+  records than `[identity] max_records_per_identifier`, a shop's own number) is evidence of
+  nothing here either;
 - `velocity`: the referrer converted more than `velocity_max` referrals within
   `velocity_days` up to this one.
 
@@ -39,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from cxloop.config import AdvocacySettings
+from cxloop.identity.graph import SEP
 from cxloop.programs.advocacy.tables import referral_codes
 from cxloop.programs.errors import ProgramError
 from cxloop.programs.store import ProgramStore, RetryTransaction, retrying
@@ -106,14 +110,18 @@ class Candidate:
     flags: tuple[str, ...]
 
 
-_IDENTIFIERS = """
+_IDENTIFIERS = f"""
 SELECT DISTINCT profile_id, kind, value FROM (
     SELECT pr.profile_id, 'email' AS kind,
            replace(regexp_replace(split_part(pr.email, '@', 1), '\\+.*$', ''), '.', '')
            || '@' || split_part(pr.email, '@', 2) AS value
     FROM profile_records pr WHERE pr.email IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM identity_skipped s
+                      WHERE s.identifier = 'e' || {SEP} || pr.email)
     UNION ALL
     SELECT pr.profile_id, 'phone', pr.phone FROM profile_records pr WHERE pr.phone IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM identity_skipped s
+                      WHERE s.identifier = 'p' || {SEP} || pr.phone)
     UNION ALL
     SELECT pr.profile_id, 'address',
            regexp_extract(c.address, '^\\s*([0-9]+)', 1) || '|'
