@@ -94,7 +94,7 @@ def test_a_review_posted_to_the_service_is_rewarded_as_it_loads(server):
     with client(server, "ingest") as c:
         assert c.post("/v1/feedback", json=[review, review]).status_code == 200
     with client(server, "operator") as c:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 90  # generous: CI machines are shared
         while time.monotonic() < deadline:
             after = c.get("/v1/advocacy/report", headers={"Cache-Control": "no-cache"}).json()
             if after["reviews"]["rewarded"] > before:
