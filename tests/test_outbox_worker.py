@@ -197,3 +197,73 @@ def test_a_message_that_keeps_failing_goes_to_the_dead_letters_and_can_be_retrie
         delivered = run(store, settings, once=True, post=lambda *a: 204)
         assert delivered.delivered == 1
         assert box.counts(store) == {"pending": 0, "delivered": 1, "dead": 1}
+
+
+class GarbageServer:
+    """A TCP server that answers every request with bytes that are not HTTP (a broken proxy,
+    a port reused by another service): the HTTP client raises BadStatusLine."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"garbage that is not HTTP\r\n\r\n")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.socket.getsockname()[1]}/hook"
+
+    def __enter__(self) -> GarbageServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.socket.close()
+
+
+def test_a_receiver_answering_garbage_is_a_failed_attempt_not_a_dead_worker(tmp_path):
+    """http.client's own exceptions (BadStatusLine, IncompleteRead...) and any other error of
+    one post are a failed attempt of that message; the rest of the batch is still delivered."""
+    from cxloop.programs.triggers.worker import deliver_once
+
+    with GarbageServer() as garbage, ProgramStore.open(tmp_path) as store:
+        settings = TriggersSettings(
+            webhooks=(f"default {garbage.url}", "good http://127.0.0.1:9/ok"),
+            http_timeout_seconds=2,
+        )
+        with store.write() as conn:
+            box.enqueue(
+                conn,
+                [
+                    {"message_key": f"k{i}", "webhook": "default", "topic": "t", "payload": {}}
+                    for i in range(3)
+                ],
+                now=datetime.now(UTC),
+            )
+        report = deliver_once(store, settings)
+        assert report.failed_attempts == 3
+        for message in box.messages(store):
+            assert message.status == "pending" and message.attempts == 1
+            assert "BadStatusLine" in (message.last_error or "")
+
+        def flaky(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+            if headers["Idempotency-Key"] == "k0":
+                raise ValueError("a bug in a transport")
+            return 200
+
+        with store.write() as conn:
+            conn.execute(box.outbox.update().values(next_attempt_at=datetime.now(UTC)))
+        report = deliver_once(store, settings, post=flaky)
+        assert (report.delivered, report.failed_attempts) == (2, 1)
+        [k0] = [m for m in box.messages(store) if m.message_key == "k0"]
+        assert k0.attempts == 2 and "ValueError: a bug in a transport" in (k0.last_error or "")

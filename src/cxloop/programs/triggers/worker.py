@@ -2,8 +2,10 @@
 
 Each message is POSTed as JSON `{"message_key", "topic", "created_at", "payload"}` with the
 header `Idempotency-Key: <message_key>`; any 2xx answer delivers it. Anything else (another
-status, a refused connection, a timeout) is a failed attempt, retried with exponential backoff
-until `[triggers] max_attempts`, then the message is dead (docs/triggers.md#delivery).
+status, a refused connection, a timeout, an answer that is not HTTP, any other error of the
+post) is a failed attempt of that message only, retried with exponential backoff until
+`[triggers] max_attempts`, then the message is dead (docs/triggers.md#delivery). One bad
+receiver therefore never stops the worker nor holds up the other messages.
 
 Delivery is at least once: the worker claims a batch for a lease, posts, then marks each
 message delivered. A worker killed between a post and its mark leaves the claim to expire and
@@ -148,7 +150,11 @@ def _post(
     }
     try:
         status = post(hook.url, body, headers, settings.http_timeout_seconds)
-    except (OSError, urllib.error.URLError) as exc:
+    except Exception as exc:  # any failure of one post is a failed attempt
+        # OSError/URLError, but also http.client's BadStatusLine, IncompleteRead,
+        # LineTooLong and a ValueError of a malformed answer: escaping here would crash the
+        # worker before mark_failed, and the same message would crash it again after the
+        # lease, stalling every webhook.
         return f"{type(exc).__name__}: {exc}"[:300]
     if 200 <= status < 300:
         return None
