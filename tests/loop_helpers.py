@@ -7,6 +7,8 @@ from pathlib import Path
 
 import cxloop
 
+DEFAULT_HOOK = "default http://127.0.0.1:9/hook"
+
 
 def set_settings(path: Path, section: str, values: dict[str, object]) -> None:
     """Set keys of one section of a workspace's cxloop.toml (values written as JSON, which is
@@ -32,8 +34,11 @@ def set_settings(path: Path, section: str, values: dict[str, object]) -> None:
 
 
 def loop_workspace(path: Path, *, cases: dict | None = None, triggers: dict | None = None):
-    """A new workspace with the closed loop switched on, and optional settings."""
+    """A new workspace with the closed loop switched on, and optional settings. Messages go
+    to a "default" webhook nobody listens on (port 9, discard) unless `triggers` names one."""
     cxloop.Workspace.init(path, brand="Northwind").close()
     set_settings(path, "cases", {"enabled": True, **(cases or {})})
-    set_settings(path, "triggers", {"enabled": True, **(triggers or {})})
+    set_settings(
+        path, "triggers", {"enabled": True, "webhooks": [DEFAULT_HOOK], **(triggers or {})}
+    )
     return cxloop.Workspace.open(path)

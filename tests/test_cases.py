@@ -17,7 +17,7 @@ from cxloop.programs.cases.routing import CaseDraft
 from cxloop.programs.closed_loop_tables import action_log, cases, outbox
 from cxloop.programs.store import ProgramStore
 from tests.conftest import run_cli
-from tests.loop_helpers import loop_workspace, set_settings
+from tests.loop_helpers import DEFAULT_HOOK, loop_workspace, set_settings
 from tests.programs_db import postgres_url, program_store  # noqa: F401
 
 # Detractor bands of the default routing rules (docs/cases.md#routing).
@@ -324,7 +324,11 @@ def test_routing_and_triggers_write_to_postgresql_once(tmp_path, data_files, pos
 
 def loop_workspace_at(path: Path, rules: list[str]) -> cxloop.Workspace:
     set_settings(path, "cases", {"enabled": True})
-    set_settings(path, "triggers", {"enabled": True, "rules": rules, "max_age_days": 0})
+    set_settings(
+        path,
+        "triggers",
+        {"enabled": True, "rules": rules, "max_age_days": 0, "webhooks": [DEFAULT_HOOK]},
+    )
     return cxloop.Workspace.open(path)
 
 

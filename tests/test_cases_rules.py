@@ -83,6 +83,14 @@ def test_themes_sentiment_relational_and_unowned_answers_are_routed_by_their_rul
         ("triggers", {"quiet_hours": "late"}, "HH:MM-HH:MM"),
         ("triggers", {"holdout_percent": 100}, "holdout_percent"),
         ("triggers", {"webhooks": ["crm ftp://x"]}, "name http(s)://host/path"),
+        # No webhook at all: a rule that posts to "default" would only fill the dead letters.
+        ("triggers", {"rules": ["x: event -> survey ces"]}, 'the "default" webhook'),
+        ("triggers", {"rules": ["x: segment promoter -> review_request"]}, '"default" webhook'),
+        (
+            "cases",
+            {"enabled": True},
+            "[cases] follow_up_webhook 'default' is not in [triggers] webhooks",
+        ),
         ("triggers", {"colour": "red"}, "unknown setting [triggers] colour"),
     ],
 )

@@ -941,7 +941,8 @@ sla = ["high:24:72", "normal:48:168", "low:96:336"]
 # Optional rosters "team:person,person"; assigning a case outside the roster is refused.
 teams = []
 high_value_share = 0.2
-# Close the loop: a follow-up survey invitation (through the outbox) when a case is resolved.
+# Close the loop: a follow-up survey invitation (through the outbox) when a case is resolved;
+# with cases enabled, follow_up_webhook must be one of [triggers] webhooks.
 follow_up = true
 follow_up_metric = "nps"
 follow_up_webhook = "default"

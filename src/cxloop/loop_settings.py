@@ -377,16 +377,20 @@ class TriggersSettings:
                     f"{where} rules: {rule.text!r} posts to webhook {rule.argument!r}, "
                     "which [triggers] webhooks does not name"
                 )
+        # A message to a webhook that is not configured fails every attempt for hours and
+        # dies: refuse the rule now, also when no webhook is configured at all.
         outbound = [r for r in rules if r.marketing and r.action != "webhook"]
-        if hooks and outbound and "default" not in hooks:
+        if outbound and "default" not in hooks:
             raise ConfigError(
                 f'{where} rules: {outbound[0].text!r} posts to the "default" webhook, which '
                 "[triggers] webhooks does not name"
             )
-        if cases is not None and cases.follow_up and hooks and cases.follow_up_webhook not in hooks:
+        follows_up = cases is not None and cases.enabled and cases.follow_up
+        if follows_up and cases is not None and cases.follow_up_webhook not in hooks:
             raise ConfigError(
                 f"{origin}: [cases] follow_up_webhook {cases.follow_up_webhook!r} is not in "
-                "[triggers] webhooks"
+                "[triggers] webhooks (name the receiver of follow-up surveys there, or set "
+                "[cases] follow_up = false)"
             )
         for name in ("max_attempts", "cap_days"):
             if getattr(self, name) < 1:
