@@ -395,3 +395,36 @@ def test_erasure_unlinks_the_persons_cases_and_drops_their_pending_messages(load
             ).scalar_one()
             == 0
         )
+
+
+def test_a_case_opened_by_two_processes_at_once_is_opened_and_logged_once(
+    tmp_path,
+    postgres_url,  # noqa: F811
+    monkeypatch,
+):
+    """Two routers of the same answer on PostgreSQL: the other one commits its case between
+    this one's look for existing cases and its insert. One case, one "open" event, and only
+    the process that wrote it reports it opened."""
+    from cxloop.programs.cases import lifecycle
+
+    with (
+        ProgramStore.open(tmp_path, postgres_url, pool_size=1) as store,
+        ProgramStore.open(tmp_path, postgres_url, pool_size=1) as elsewhere,
+    ):
+        here = Cases(store, CasesSettings(), TriggersSettings(), clock=Clock())
+        there = Cases(elsewhere, CasesSettings(), TriggersSettings(), clock=Clock())
+        looked = lifecycle._existing
+        raced: list[int] = []
+
+        def racing(conn, keys):
+            found = looked(conn, keys)
+            if conn.engine is store.engine and not raced:
+                raced.append(-1)
+                raced[0] = there.open_many([draft("feedback:crm:r7")])  # commits meanwhile
+            return found
+
+        monkeypatch.setattr(lifecycle, "_existing", racing)
+        assert here.open_many([draft("feedback:crm:r7")]) == 0
+        assert raced == [1]
+        [case] = here.list()
+        assert [h["action"] for h in here.history(case.case_id)] == ["open"]

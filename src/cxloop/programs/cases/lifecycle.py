@@ -28,7 +28,6 @@ from cxloop.programs.cases.follow_up import follow_up
 from cxloop.programs.cases.routing import CaseDraft
 from cxloop.programs.closed_loop_tables import case_events, cases
 from cxloop.programs.errors import ProgramError
-from cxloop.programs.outbox import insert_ignoring_duplicates
 from cxloop.programs.store import ProgramStore, retrying
 
 STATUSES = ("open", "assigned", "in_progress", "resolved", "closed")
@@ -184,10 +183,14 @@ class Cases:
                             "at": now,
                         }
                     )
-                insert_ignoring_duplicates(conn, cases, rows)
+                # Another process may open the same case between `_existing` and this insert
+                # (PostgreSQL, READ COMMITTED): only the rows this insert actually wrote get
+                # their "open" event and count as opened.
+                inserted = insert_returning_keys(conn, rows)
+                history = [h for h in history if h["case_id"] in inserted]
                 if history:
                     conn.execute(case_events.insert(), history)
-                return len(rows)
+                return len(inserted)
 
         return retrying(transaction)
 
@@ -368,6 +371,18 @@ class Cases:
             raise ProgramError(
                 f"{assignee!r} is not in team {team}'s roster ([cases] teams: {', '.join(roster)})"
             )
+
+
+def insert_returning_keys(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert cases, skipping those whose source record already has one; the ids inserted."""
+    if not rows:
+        return set()
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(cases).on_conflict_do_nothing().returning(cases.c.case_id)
+    return set(conn.execute(statement, rows).scalars())
 
 
 def _existing(conn: Connection, keys: Sequence[str]) -> set[str]:
