@@ -190,8 +190,9 @@ def test_quiet_hours_hold_the_follow_up_until_morning(program_store):  # noqa: F
     service.assign(case.case_id, "ana", actor="lead")
     service.resolve(case.case_id, "refund", actor="ana")
     with program_store.read() as conn:
-        due = conn.execute(sa.select(outbox.c.next_attempt_at)).scalar_one()
+        due, zone = conn.execute(sa.select(outbox.c.next_attempt_at, outbox.c.zone)).one()
     assert due == datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
+    assert zone == "UTC"  # kept, so quiet hours also hold its retries
 
 
 def test_the_migration_matches_the_tables_the_code_queries(program_store):  # noqa: F811

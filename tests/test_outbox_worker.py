@@ -267,3 +267,117 @@ def test_a_receiver_answering_garbage_is_a_failed_attempt_not_a_dead_worker(tmp_
         assert (report.delivered, report.failed_attempts) == (2, 1)
         [k0] = [m for m in box.messages(store) if m.message_key == "k0"]
         assert k0.attempts == 2 and "ValueError: a bug in a transport" in (k0.last_error or "")
+
+
+def test_a_batch_that_outlives_its_lease_posts_each_message_once(tmp_path):
+    """Worker A claims three messages for 60 s and each post takes 40 s (slow receivers). At
+    80 s, while A posts the second, worker B claims what looks abandoned. Each message must
+    be posted once, and no attempt counted by a worker whose claim had passed on."""
+    from datetime import timedelta
+
+    from cxloop.programs.triggers.worker import deliver_once
+
+    start = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # noon: no quiet hours
+    clock = {"now": start}
+    posts: Counter[str] = Counter()
+    settings = TriggersSettings(webhooks=("default http://127.0.0.1:9/hook",))
+
+    with ProgramStore.open(tmp_path) as store:
+        with store.write() as conn:
+            box.enqueue(
+                conn,
+                [
+                    {"message_key": f"m{i}", "webhook": "default", "topic": "t", "payload": {}}
+                    for i in (1, 2, 3)
+                ],
+                now=start,
+            )
+
+        def worker_b(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+            posts[headers["Idempotency-Key"]] += 1
+            return 200
+
+        def worker_a(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+            posts[headers["Idempotency-Key"]] += 1
+            clock["now"] += timedelta(seconds=40)
+            if headers["Idempotency-Key"] == "m2":  # meanwhile, another worker
+                deliver_once(store, settings, clock=lambda: clock["now"], post=worker_b)
+            return 200
+
+        report = deliver_once(
+            store, settings, batch=3, lease_seconds=60, clock=lambda: clock["now"], post=worker_a
+        )
+        assert posts == {"m1": 1, "m2": 1, "m3": 1}
+        assert report.delivered == 2 and report.lost_claims == 1  # m3 went to worker B
+        delivered = box.messages(store, status="delivered")
+        assert len(delivered) == 3 and all(m.attempts == 1 for m in delivered)
+
+
+def test_quiet_hours_hold_retries_dead_letters_queued_at_night_and_a_late_worker(tmp_path):
+    """Quiet hours 21:00-08:00 in the message's zone (Paris: UTC+1 in March): a message due
+    during the window is not posted, whether it is a retry after backoff, a dead letter an
+    operator queued again at night, or a message a worker down since the afternoon finds."""
+    from datetime import timedelta
+
+    from cxloop.programs.triggers.worker import deliver_once
+
+    settings = TriggersSettings(
+        webhooks=("default http://127.0.0.1:9/hook",),
+        backoff_seconds=3600,
+        backoff_max_seconds=3600,
+    )
+    afternoon = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # 16:00 in Paris
+    night = datetime(2026, 3, 2, 22, 30, tzinfo=UTC)  # 23:30 in Paris
+    morning = datetime(2026, 3, 3, 7, 0, tzinfo=UTC)  # 08:00 in Paris: the window's end
+    posted: list[str] = []
+
+    def post(status: int):
+        def answer(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+            posted.append(headers["Idempotency-Key"])
+            return status
+
+        return answer
+
+    with ProgramStore.open(tmp_path) as store:
+        with store.write() as conn:
+            box.enqueue(
+                conn,
+                [
+                    {
+                        "message_key": key,
+                        "webhook": "default",
+                        "topic": "t",
+                        "payload": {},
+                        "zone": "Europe/Paris",
+                    }
+                    for key in ("late_worker", "retried", "dead")
+                ],
+                now=afternoon,
+            )
+        with store.write() as conn:  # two were tried in the afternoon (only those two due)
+            conn.execute(
+                box.outbox.update()
+                .where(box.outbox.c.message_key == "late_worker")
+                .values(next_attempt_at=afternoon + timedelta(hours=1))
+            )
+        deliver_once(store, settings, clock=lambda: afternoon, post=post(503))
+        assert sorted(posted) == ["dead", "retried"]
+        with store.write() as conn:  # as if its attempts had run out
+            conn.execute(
+                box.outbox.update().where(box.outbox.c.message_key == "dead").values(status="dead")
+            )
+        [dead] = box.messages(store, status="dead")
+        box.retry_dead(store, now=night, ids=[dead.id])  # an operator, at night
+        with store.write() as conn:  # the retry's backoff ends in the night
+            conn.execute(
+                box.outbox.update()
+                .where(box.outbox.c.message_key == "retried")
+                .values(next_attempt_at=night - timedelta(minutes=5))
+            )
+        posted.clear()
+        report = deliver_once(store, settings, clock=lambda: night, post=post(200))
+        assert posted == [] and report.delivered == 0
+        due = {m.message_key: m.next_attempt_at for m in box.messages(store)}
+        assert due == dict.fromkeys(("late_worker", "retried", "dead"), morning)
+        report = deliver_once(store, settings, clock=lambda: morning, post=post(200))
+        assert sorted(posted) == ["dead", "late_worker", "retried"] and report.delivered == 3

@@ -1,5 +1,5 @@
-"""The closed loop's tables (migration 0201) as SQLAlchemy Core objects: cases, their history,
-the triggered actions' decision log, segment snapshots and the outbox.
+"""The closed loop's tables (migrations 0201, 0202) as SQLAlchemy Core objects: cases, their
+history, the triggered actions' decision log, segment snapshots and the outbox.
 
 They join the programs' shared `metadata`, so the schema comparison test holds them to the
 migration like the ledger's tables.
@@ -96,6 +96,9 @@ outbox = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("delivered_at", UtcDateTime),
+    # Migration 0202: the current claim's token, and the zone whose quiet hours hold it.
+    sa.Column("claim_token", sa.Text),
+    sa.Column("zone", sa.Text),
     sa.UniqueConstraint("message_key", name="outbox_message_key"),
 )
 

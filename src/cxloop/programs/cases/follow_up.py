@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from cxloop.loop_settings import CasesSettings, TriggersSettings
 from cxloop.programs.closed_loop_tables import action_log
 from cxloop.programs.outbox import enqueue
-from cxloop.programs.triggers.timing import release_time
+from cxloop.programs.triggers.timing import release_time, zone_of
 
 
 def follow_up(
@@ -59,7 +59,8 @@ def follow_up(
     )
     if reason:
         return {}
-    zone = row["timezone"] if triggers.quiet_hours_zone == "customer" else None
+    customer_zone = row["timezone"] if triggers.quiet_hours_zone == "customer" else None
+    zone = zone_of(customer_zone, timezone).key
     enqueue(
         conn,
         [
@@ -67,7 +68,8 @@ def follow_up(
                 "message_key": key,
                 "webhook": settings.follow_up_webhook,
                 "topic": "survey_invitation",
-                "not_before": release_time(now, triggers.quiet_window, zone or timezone, timezone),
+                "not_before": release_time(now, triggers.quiet_window, zone, timezone),
+                "zone": zone,  # quiet hours hold every later attempt too
                 "payload": {
                     "reason": "case_follow_up",
                     "case_id": subject,

@@ -30,7 +30,7 @@ from cxloop.programs.outbox import enqueue, insert_ignoring_duplicates
 from cxloop.programs.store import ProgramStore, retrying
 from cxloop.programs.tables import members
 from cxloop.programs.triggers.evaluate import Decision, StoreState
-from cxloop.programs.triggers.timing import release_time
+from cxloop.programs.triggers.timing import release_time, zone_of
 
 
 def read_state(
@@ -155,13 +155,14 @@ def act(
             }
         )
         if outbound:
-            zone = d.timezone if customer_zone else None
+            zone = zone_of(d.timezone if customer_zone else None, timezone).key
             messages.append(
                 {
                     "message_key": key,
                     "webhook": d.argument if d.action == "webhook" else "default",
                     "topic": "survey_invitation" if d.action == "survey" else d.action,
                     "not_before": release_time(now, window, zone, timezone),
+                    "zone": zone,  # quiet hours hold every later attempt too
                     "payload": {
                         "trigger": d.trigger,
                         "action": d.action,

@@ -7,10 +7,13 @@ post) is a failed attempt of that message only, retried with exponential backoff
 `[triggers] max_attempts`, then the message is dead (docs/triggers.md#delivery). One bad
 receiver therefore never stops the worker nor holds up the other messages.
 
-Delivery is at least once: the worker claims a batch for a lease, posts, then marks each
-message delivered. A worker killed between a post and its mark leaves the claim to expire and
-the message is posted again, with the same key, so a receiver that keeps the keys it has seen
-handles every message exactly once. The standard library's HTTP client is used on purpose: the
+Delivery is at least once: the worker claims a batch for a lease, renews each message's lease
+just before posting it (a batch of slow receivers may outlive the first lease), then marks it
+delivered. A message whose claim another worker took meanwhile is left to that worker (neither
+posted nor marked here). A worker killed between a post and its mark leaves the claim to
+expire and the message is posted again, with the same key, so a receiver that keeps the keys
+it has seen handles every message exactly once. Quiet hours are applied at each claim
+(programs/outbox.py). The standard library's HTTP client is used on purpose: the
 worker needs nothing a plain POST does not.
 """
 
@@ -27,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cxloop.loop_settings import TriggersSettings
-from cxloop.programs.outbox import Message, claim, mark_delivered, mark_failed
+from cxloop.programs.outbox import Message, claim, mark_delivered, mark_failed, renew
 from cxloop.programs.store import ProgramStore
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,8 @@ class WorkerReport:
     failed_attempts: int = 0
     dead: int = 0
     batches: int = 0
+    # Messages whose claim had passed to another worker before this one got to them.
+    lost_claims: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -72,25 +77,41 @@ def deliver_once(
     now_fn = clock or (lambda: datetime.now(UTC))
     report = report or WorkerReport()
     hooks = settings.endpoints
-    claimed = claim(store, now=now_fn(), limit=batch, lease_seconds=lease_seconds)
+    claimed = claim(
+        store,
+        now=now_fn(),
+        limit=batch,
+        lease_seconds=lease_seconds,
+        quiet=settings.quiet_window,
+    )
     if claimed:
         report.batches += 1
     for message in claimed:
+        # Posts are sequential and each may take up to the timeout: the batch's first lease
+        # may have run out. Renew this message's claim (or learn it is another worker's).
+        if not renew(store, message, now=now_fn(), lease_seconds=lease_seconds):
+            report.lost_claims += 1
+            continue
         error = _post(message, hooks, settings, post)
         if error is None:
-            mark_delivered(store, message.id, now=now_fn())
-            report.delivered += 1
+            if mark_delivered(store, message, now=now_fn()):
+                report.delivered += 1
+            else:
+                report.lost_claims += 1
             continue
-        report.failed_attempts += 1
         status = mark_failed(
             store,
-            message.id,
+            message,
             error,
             now=now_fn(),
             max_attempts=settings.max_attempts,
             backoff_seconds=settings.backoff_seconds,
             backoff_max_seconds=settings.backoff_max_seconds,
         )
+        if status == "lost":
+            report.lost_claims += 1
+            continue
+        report.failed_attempts += 1
         if status == "dead":
             report.dead += 1
             log.warning("outbox message %s is dead after %s", message.message_key, error)
