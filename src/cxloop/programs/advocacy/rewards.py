@@ -94,10 +94,14 @@ def reward_acts(
         _remember(ledger.store, a, member_id, entry)
         return RewardOutcome(a.act_key, a.profile_id, entry.points, entry.entry_id, "rewarded")
 
-    if workers <= 1 or len(acts) < 2:
-        return [pay(a) for a in acts]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="advocacy") as pool:
-        return list(pool.map(pay, acts))
+    unique = list({a.act_key: a for a in acts}.values())  # an act twice in a batch: once
+    if workers <= 1 or len(unique) < 2:
+        done = [pay(a) for a in unique]
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="advocacy") as pool:
+            done = list(pool.map(pay, unique))
+    by_key = {o.act_key: o for o in done}
+    return [by_key[a.act_key] for a in acts]
 
 
 _CHUNK = 500  # bound parameters per IN list (well under SQLite's limit)
