@@ -376,3 +376,36 @@ def test_outcome_against_the_holdout_matches_a_count_in_the_warehouse(scheduled)
         assert survey[group]["converted"] == sum(p in bought for p in profiles)
     assert survey["lift"] is not None
     assert survey["lift"]["ci_low"] <= survey["lift"]["value"] <= survey["lift"]["ci_high"]
+
+
+def test_events_of_known_customers_are_decided_without_rebuilding_the_profiles(tmp_path):
+    from tests.conftest import write
+
+    ws = loop_workspace(
+        tmp_path / "ws",
+        triggers={"rules": RULES[:1], "max_age_days": 0, "quiet_hours": "", "holdout_percent": 0},
+    )
+    customers = "customer_id,source,email,consent_marketing\nC1,crm,a@example.com,true\n"
+    header = "event_id,customer_id,source,occurred_at,touchpoint\n"
+    try:
+        first = header + "E0,C1,crm,2026-01-01T09:00:00Z,checkout\n"
+        ws.ingest([write(tmp_path / "c" / "customers.csv", customers),
+                   write(tmp_path / "e0" / "events.csv", first)])  # fmt: skip
+        assert not ws.profiles.stale  # customer records loaded: the profiles were built
+        profile = ws.engine.scalar("SELECT profile_id FROM profile_records")
+        events = header + "E1,C1,crm,2026-01-01T10:00:00Z,support_contact\n"
+        [reaction] = mine(ws.ingest([write(tmp_path / "e1" / "events.csv", events)]))
+        assert reaction.summary["sent"] == 1
+        assert ws.profiles.stale  # decided through the customer's record, no rebuild
+        with ProgramStore.open(ws.path) as store, store.read() as conn:
+            assert conn.execute(sa.select(action_log.c.profile_id)).scalars().all() == [profile]
+        unknown = header + "E2,C9,crm,2026-01-01T11:00:00Z,support_contact\n"
+        [reaction] = mine(ws.ingest([write(tmp_path / "e2" / "events.csv", unknown)]))
+        assert not ws.profiles.stale  # someone new: the profiles were rebuilt first
+        assert reaction.summary["skipped_by_reason"] == {"no marketing consent": 1}
+    finally:
+        ws.close()
+
+
+def mine(report):
+    return [r for r in report.reactions if r.name == "triggers"]

@@ -94,13 +94,14 @@ def route(ws: Workspace, loaded: Sequence[LoadedRows], settings: CasesSettings) 
     sql = f"""
 WITH consent AS ({CONSENT_SQL}), tier AS ({VALUE_SQL}),
 answers AS (
-    SELECT f.*, tp.owner AS owner, l.profile_id, coalesce(v.tier, 'standard') AS value_tier,
-           {sentiment_col} AS sentiment
+    SELECT f.*, tp.owner AS owner, coalesce(l.profile_id, pr.profile_id) AS profile_id,
+           coalesce(v.tier, 'standard') AS value_tier, {sentiment_col} AS sentiment
     FROM (SELECT * FROM feedback WHERE {" OR ".join(predicates)}) f
     LEFT JOIN touchpoints tp ON tp.touchpoint = f.touchpoint
     LEFT JOIN profile_links l
       ON l.kind = 'feedback' AND l.source = f.source AND l.id = f.response_id
-    LEFT JOIN tier v ON v.profile_id = l.profile_id
+    LEFT JOIN profile_records pr ON pr.source = f.source AND pr.customer_id = f.customer_id
+    LEFT JOIN tier v ON v.profile_id = coalesce(l.profile_id, pr.profile_id)
     {sentiment_join}
 ), routed AS (SELECT *, {rule_sql} AS rule_index FROM answers)
 SELECT r.source, r.response_id, r.profile_id, r.customer_id, r.metric, r.score, r.touchpoint,
@@ -148,6 +149,26 @@ ORDER BY r.submitted_at, r.source, r.response_id"""
             )
         )
     return drafts
+
+
+def unresolved_answers(ws: Workspace, loaded: Sequence[LoadedRows]) -> int:
+    """New answers that name someone (a customer id or an email) whose profile is not known
+    yet (neither linked nor a known customer record): the profiles must be rebuilt first."""
+    predicates, params = [], []
+    for rows in loaded:
+        if rows.kind == "feedback":
+            where, values = rows.predicate
+            predicates.append(f"({where})")
+            params += values
+    if not predicates:
+        return 0
+    sql = f"""
+SELECT count(*) FROM (SELECT * FROM feedback WHERE {" OR ".join(predicates)}) f
+LEFT JOIN profile_links l ON l.kind = 'feedback' AND l.source = f.source AND l.id = f.response_id
+LEFT JOIN profile_records pr ON pr.source = f.source AND pr.customer_id = f.customer_id
+WHERE l.profile_id IS NULL AND pr.profile_id IS NULL
+  AND (f.customer_id IS NOT NULL OR f.email IS NOT NULL)"""
+    return int(ws.engine.scalar(sql, params))
 
 
 def _team(rule: RoutingRule, touchpoint: str | None, owner: str | None, s: CasesSettings) -> str:

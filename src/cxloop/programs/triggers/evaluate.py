@@ -4,7 +4,8 @@ decision is (send, skip with a reason, hold out). Set-based SQL, never a Python 
 Two statements per evaluation, whatever the number of rows:
 
 1. `candidates`: for every `[triggers]` rule on events, feedback or orders, the loaded rows
-   that match its conditions, with their profile (`profile_links`), as one UNION ALL into a
+   that match its conditions, with their profile (`profile_links`, or for a row loaded since
+   the last identity build, its customer's profile in `profile_records`), as one UNION ALL into a
    temporary table `__trigger_candidates(trigger, action, argument, marketing, subject,
    profile_id, at)`. The subject (`event:source:id`) is what makes a decision unique.
 2. `judge`: every candidate's decision, in this order (the first reason that applies):
@@ -106,13 +107,17 @@ def candidates(
         if not_before is not None:
             conditions.append(f"t.{time_col} >= ?")
             condition_params.append(not_before.replace(tzinfo=None))
+        anonymous = " OR t.anonymous_id IS NOT NULL" if rule.source == "event" else ""
         parts.append(
             f"SELECT ? AS trigger, ? AS action, ? AS argument, ? AS marketing, "
-            f"? || ':' || t.source || ':' || t.{id_col} AS subject, l.profile_id, "
-            f"t.{time_col} AS at "
+            f"? || ':' || t.source || ':' || t.{id_col} AS subject, "
+            f"coalesce(l.profile_id, pr.profile_id) AS profile_id, t.{time_col} AS at, "
+            f"(t.customer_id IS NOT NULL OR t.email IS NOT NULL{anonymous}) AS identified "
             f"FROM (SELECT * FROM {table} WHERE {' OR '.join(where)}) t "
             f"LEFT JOIN profile_links l ON l.kind = ? AND l.source = t.source "
             f"AND l.id = t.{id_col} "
+            f"LEFT JOIN profile_records pr ON pr.source = t.source "
+            f"AND pr.customer_id = t.customer_id "
             f"WHERE {' AND '.join(conditions) or 'TRUE'}"
         )
         params += [rule.name, rule.action, rule.argument, rule.marketing, rule.source]
@@ -122,11 +127,19 @@ def candidates(
     empty = (
         "SELECT NULL::VARCHAR AS trigger, NULL::VARCHAR AS action, NULL::VARCHAR AS argument, "
         "NULL::BOOLEAN AS marketing, NULL::VARCHAR AS subject, NULL::VARCHAR AS profile_id, "
-        "NULL::TIMESTAMP AS at WHERE false"
+        "NULL::TIMESTAMP AS at, NULL::BOOLEAN AS identified WHERE false"
     )
     body = " UNION ALL ".join(parts) if parts else empty
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {CANDIDATES} AS {body}", params or None)
     return int(engine.scalar(f"SELECT count(*) FROM {CANDIDATES}"))
+
+
+def unresolved_candidates(engine: DuckDBEngine) -> int:
+    """Candidates that name someone (a customer id, an email, an anonymous id) whose profile is
+    not known yet: the profiles must be rebuilt before they are judged."""
+    return int(
+        engine.scalar(f"SELECT count(*) FROM {CANDIDATES} WHERE profile_id IS NULL AND identified")
+    )
 
 
 def candidate_subjects(engine: DuckDBEngine) -> list[str]:

@@ -6,9 +6,14 @@ Idempotent per source record: a case per answer (`cases.feedback_key` unique), a
 rows offered twice (a changed row re-loaded, a backlog retried) act once, and re-ingesting an
 unchanged file offers nothing at all.
 
-Profiles are brought up to date first (`ensure_current`) when anything is to be decided: a
-case needs the answer's profile and value tier, a trigger needs the profile's consent, and a
-consent withdrawn in the same load must be seen before anything is sent.
+Profiles: a case needs the answer's profile and value tier, a trigger the profile's consent.
+A row loaded since the last identity build is resolved through its customer's record
+(`profile_records`); the profiles are rebuilt first (`ensure_current`) only when they were
+never built, when customer records were loaded since the last build (every record's consent
+must count; a changed consent of a known record is read from `customers` directly), or when a
+row to act on names someone the profiles do not know yet (a new customer id, an email, an
+anonymous id). So a steady stream of events from
+known customers is decided without rebuilding the profiles.
 
 Rows older than `[triggers] max_age_days` before now fire no trigger (a historic import must
 not send a survey about a support call from last year); they are not candidates, so they are
@@ -53,14 +58,17 @@ def evaluate_loaded(
     if not route_cases and not rules:
         return {}
     now = (clock or (lambda: datetime.now(UTC)))().astimezone(UTC)
-    ws.profiles.ensure_current()
+    if not ws.profiles.built or "customers" in kinds or _new_customer_records(ws):
+        ws.profiles.ensure_current()  # every customer record's consent must be read
     store = open_store(ws)
     try:
         summary: dict[str, Any] = {}
         if route_cases:
             from cxloop.programs.cases.lifecycle import Cases
-            from cxloop.programs.cases.routing import route
+            from cxloop.programs.cases.routing import route, unresolved_answers
 
+            if ws.profiles.stale and unresolved_answers(ws, loaded):
+                ws.profiles.ensure_current()
             drafts = route(ws, loaded, config.cases)
             cases = Cases(
                 store,
@@ -91,6 +99,7 @@ def _fire(
         candidates,
         judge,
         register_state,
+        unresolved_candidates,
     )
 
     config = ws.config
@@ -98,6 +107,9 @@ def _fire(
     # The warehouse keeps timestamps as naive UTC (contract/validation.py).
     not_before = None if days == 0 else (now - timedelta(days=days)).replace(tzinfo=None)
     matched = candidates(ws.engine, loaded, rules, not_before=not_before)
+    if matched and ws.profiles.stale and unresolved_candidates(ws.engine):
+        ws.profiles.ensure_current()  # someone new: resolve them, then decide
+        matched = candidates(ws.engine, loaded, rules, not_before=not_before)
     if not matched:
         return {"trigger_candidates": 0}
     register_state(
@@ -114,6 +126,18 @@ def _fire(
         expiry_months=config.loyalty.expiry_months or None,
     )
     return {"trigger_candidates": matched, **summary}
+
+
+def _new_customer_records(ws: Workspace) -> bool:
+    """Customer records loaded since the last identity build (their consent must count)."""
+    if not ws.profiles.stale:
+        return False
+    return bool(
+        ws.engine.scalar(
+            "SELECT EXISTS (SELECT 1 FROM customers c ANTI JOIN profile_records pr "
+            "ON pr.source = c.source AND pr.customer_id = c.customer_id)"
+        )
+    )
 
 
 def through_the_ladder(
