@@ -6,14 +6,17 @@
   check flagged it (held for an operator), or `void` when its order was already returned or
   cancelled;
 - a `holding` one is flagged when a check flags it later (a ring that grew), and voided when
-  its order is returned or cancelled;
+  its order is returned or cancelled, taking back any reward already paid for it (a run that
+  paid and died before marking it `rewarded`, or one paying at the same moment);
 - a due `holding` one (and one an operator approved) is paid: `referrer_points` to the
   referrer and `referee_points` to the referee, each once through the ledger (`rewarded`);
 - a `rewarded` one whose order is returned or cancelled has both rewards reversed
   (`reversed`).
 
 Every change is a conditional update from the state it was read in, so two processes
-running at once move each conversion once; the rewards are idempotent anyway.
+running at once move each conversion once; the rewards are idempotent anyway. A run whose
+payment lands after another run voided the conversion sees its own `holding -> rewarded`
+update match nothing and reverses what it paid.
 """
 
 from __future__ import annotations
@@ -65,23 +68,38 @@ def process_referrals(
             continue
         status, decided = row
         if status in ("holding", "flagged") and not completed:
-            counts["voided"] += _move(store, c.conversion_id, status, "void", moment)
+            if _move(store, c.conversion_id, status, "void", moment):
+                counts["voided"] += 1
+                # A run that paid and died before marking it rewarded (or one paying right
+                # now) leaves rewards behind a `holding` conversion: take them back.
+                _reverse_both(ledger, c)
         elif status == "holding" and c.flags and decided is None:
             counts["flagged"] += _move(store, c.conversion_id, status, "flagged", moment, c.flags)
         elif status == "flagged":
             _move(store, c.conversion_id, status, "flagged", moment, c.flags)
         elif status == "rewarded" and not completed:
-            for side in ("referrer", "referee"):
-                reverse_reward(ledger, f"{side}:{c.conversion_id}",
-                               reason=f"referral order {c.conversion_id} {c.status}")  # fmt: skip
+            _reverse_both(ledger, c)
             counts["reversed"] += _move(store, c.conversion_id, status, "reversed", moment)
     for conversion_id in _due(store, moment):
         c = by_id.get(conversion_id)
         if c is None or c.status in _REVERSING:
             continue
         _pay(ledger, settings, c)
-        counts["rewarded"] += _move(store, conversion_id, "holding", "rewarded", moment)
+        if _move(store, conversion_id, "holding", "rewarded", moment):
+            counts["rewarded"] += 1
+        elif _status(store, conversion_id) != "rewarded":
+            # Voided (or flagged) by a concurrent run while this one paid: that run found
+            # nothing to reverse yet, so the payment this run made is taken back here.
+            _reverse_both(ledger, c)
+            counts["reversed_after_pay"] += 1
     return {k: v for k, v in sorted(counts.items()) if v}
+
+
+def _reverse_both(ledger: Ledger, c: Candidate) -> None:
+    """Reverse whatever was paid for the conversion, on both sides (nothing when unpaid)."""
+    for side in ("referrer", "referee"):
+        reverse_reward(ledger, f"{side}:{c.conversion_id}",
+                       reason=f"referral order {c.conversion_id} {c.status}")  # fmt: skip
 
 
 def _pay(ledger: Ledger, settings: AdvocacySettings, c: Candidate) -> None:
@@ -162,6 +180,15 @@ def _known(store: ProgramStore) -> dict[str, tuple[str, str | None]]:
             )
         ).all()
     return {r.conversion_id: (r.status, r.decided_by) for r in rows}
+
+
+def _status(store: ProgramStore, conversion_id: str) -> str | None:
+    with store.read() as conn:
+        return conn.execute(
+            sa.select(referral_conversions.c.status).where(
+                referral_conversions.c.conversion_id == conversion_id
+            )
+        ).scalar()
 
 
 def _due(store: ProgramStore, now: datetime) -> list[str]:
