@@ -207,7 +207,8 @@ def record_completion(
     """Mark an ask completed (once): returns (profile_id, ask, newly_completed).
 
     Completing it again changes nothing and answers `newly_completed = False`, so a reward
-    keyed on the ask is paid once however often the completion is reported.
+    keyed on the ask is paid once however often the completion is reported. A completion
+    before the ask was issued is refused: an act the ask did not prompt is not its effect.
     """
     at = _aware(at)
 
@@ -222,6 +223,11 @@ def record_completion(
                 raise UnknownAsk(f"no ask {ask_id!r}")
             if row.completed_at is not None:
                 return row.profile_id, row.ask, False
+            if at < row.issued_at:
+                raise ProgramError(
+                    f"ask {ask_id} was issued at {row.issued_at.isoformat()}: a completion at "
+                    f"{at.isoformat()} is before the ask"
+                )
             conn.execute(
                 sa.update(advocacy_asks)
                 .where(advocacy_asks.c.ask_id == ask_id)
@@ -232,10 +238,13 @@ def record_completion(
     return retrying(transaction)
 
 
-def open_asks(store: ProgramStore, done: dict[str, datetime], ask: str) -> dict[str, str]:
-    """The open asks of kind `ask` that an act completes: for each profile in `done` (profile
-    -> when it acted), its latest open ask issued at or before the act; an act before the
-    ask was made does not complete it."""
+def open_asks(
+    store: ProgramStore, done: dict[str, list[datetime]], ask: str
+) -> dict[str, tuple[str, datetime]]:
+    """The open asks of kind `ask` that acts complete: for each profile in `done` (profile ->
+    when it acted, in time order), its latest open ask issued at or before its latest act,
+    with the first act at or after that ask (the completion). An act before the ask was made
+    does not complete it."""
     if not done:
         return {}
     with store.read() as conn:
@@ -249,10 +258,12 @@ def open_asks(store: ProgramStore, done: dict[str, datetime], ask: str) -> dict[
             )
             .order_by(advocacy_asks.c.issued_at)
         ).all()  # fmt: skip
-    found: dict[str, str] = {}
+    found: dict[str, tuple[str, datetime]] = {}
     for row in rows:
-        if row.issued_at <= done[row.profile_id]:
-            found[row.profile_id] = row.ask_id  # the latest one before the act wins
+        acts = done[row.profile_id]
+        if acts and row.issued_at <= acts[-1]:
+            first = next(at for at in acts if at >= row.issued_at)
+            found[row.profile_id] = (row.ask_id, first)  # the latest ask before an act wins
     return found
 
 

@@ -6,7 +6,8 @@ referrals or customers). Otherwise:
 
 - every public review with text in the loaded feedback earns `review_points` (once: the
   ledger's idempotency key is the review's); an open review ask of the author is completed,
-  and an open survey ask by any answer, each paying its `ask_points` once;
+  and an open survey ask by any answer, each paying its `ask_points` once; only an act at or
+  after the ask completes it, and the first such act is its completion time;
 - referral conversions are recorded, checked for fraud, paid after the holding period and
   reversed after a return (`conversions.process_referrals`).
 
@@ -143,14 +144,15 @@ def reward_feedback(
         where, params = part.predicate
         where = where.replace("_file", "f._file").replace("_loaded_at", "f._loaded_at")
         rows += ws.engine.fetchall(_FEEDBACK_SQL.format(where=where), params)
+    rows.sort(key=lambda r: (r[3], r[1], r[2]))  # each part is in time order, not all of them
     counts = {"reviews_rewarded": 0, "asks_completed": 0}
-    answered: dict[str, datetime] = {}
-    reviewed: dict[str, tuple[datetime, str]] = {}
-    for profile_id, source, response_id, submitted_at, public, text in rows:
+    answered: dict[str, list[datetime]] = {}
+    reviewed: dict[str, list[datetime]] = {}
+    for profile_id, _source, _response_id, submitted_at, public, text in rows:
         at = submitted_at.replace(tzinfo=UTC)
-        answered[profile_id] = at  # rows come in time order: the latest answer
+        answered.setdefault(profile_id, []).append(at)
         if is_public_review(public, text):
-            reviewed[profile_id] = (at, f"{source}:{response_id}")
+            reviewed.setdefault(profile_id, []).append(at)
     reviews = [
         Act(f"review:{source}:{response_id}", "review", profile_id, settings.review_points,
             f"public review {source}:{response_id}", "review", f"{source}:{response_id}")
@@ -159,9 +161,9 @@ def reward_feedback(
     ]  # fmt: skip
     outcomes = reward_acts(ledger, settings, reviews, workers=WRITERS)
     counts["reviews_rewarded"] = sum(o.status == "rewarded" for o in outcomes)
-    for ask, done in (("review", {p: v[0] for p, v in reviewed.items()}), ("survey", answered)):
-        for profile_id, ask_id in open_asks(ledger.store, done, ask).items():
-            _, _, new = record_completion(ledger.store, ask_id, at=done[profile_id])
+    for ask, done in (("review", reviewed), ("survey", answered)):
+        for profile_id, (ask_id, at) in open_asks(ledger.store, done, ask).items():
+            _, _, new = record_completion(ledger.store, ask_id, at=at)
             counts["asks_completed"] += new
             reward_ask(ledger, settings, ask_id, profile_id, ask)
     return {k: v for k, v in counts.items() if v}
