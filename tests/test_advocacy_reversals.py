@@ -71,3 +71,23 @@ def test_a_conversion_voided_while_it_was_being_paid_is_reversed(ws, tmp_path, m
         assert points(ws, "referee") == {"shop:RF1": 0}
     finally:
         close_ledgers()
+
+
+def test_a_return_reverses_a_reward_whose_run_died_before_remembering_it(ws, tmp_path, monkeypatch):
+    from cxloop.programs.advocacy import rewards
+
+    enable_advocacy(ws, holding_days=30)
+
+    def dies(*args, **kwargs):
+        raise RuntimeError("the process was killed here")
+
+    try:
+        monkeypatch.setattr(rewards, "_remember", dies)
+        _load(ws, tmp_path / "a", "completed")
+        monkeypatch.undo()
+        assert points(ws, "referral") == {"shop:RF1": 500}  # the entry, no row naming it
+        ws.ingest([write(tmp_path / "b" / "orders.csv", ORDERS.format(o2="returned"))])
+        assert _status(ws, "shop:O2") == "void"
+        assert points(ws, "referral") == {"shop:RF1": 0}
+    finally:
+        close_ledgers()

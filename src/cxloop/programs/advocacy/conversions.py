@@ -97,8 +97,9 @@ def process_referrals(
 
 def _reverse_both(ledger: Ledger, c: Candidate) -> None:
     """Reverse whatever was paid for the conversion, on both sides (nothing when unpaid)."""
-    for side in ("referrer", "referee"):
-        reverse_reward(ledger, f"{side}:{c.conversion_id}",
+    reference = c.referral_ref or c.conversion_id
+    for side, source_type in (("referrer", "referral"), ("referee", "referee")):
+        reverse_reward(ledger, f"{side}:{c.conversion_id}", source=(source_type, reference),
                        reason=f"referral order {c.conversion_id} {c.status}")  # fmt: skip
 
 

@@ -8,7 +8,10 @@ paid which act (for reversals and the report); it is written after the entry, an
 died in between writes it on the next run (the ledger replays the same entry).
 
 Acts the loyalty program credited before advocacy was switched on (its sync pays a
-`review_bonus` and a `referral_bonus` under the same source references) are not paid again.
+`review_bonus` and a `referral_bonus` under the same source references) are not paid again,
+whether the credit names the act `{source}:{id}` (the sync) or by its bare id (an earn through
+the loyalty API), as the loyalty sync itself reads them. Such a credit is the act's reward:
+`reverse_reward` takes it back through the ledger when given the act's source reference.
 """
 
 from __future__ import annotations
@@ -78,6 +81,8 @@ def reward_acts(
             return RewardOutcome(a.act_key, a.profile_id, a.points, paid[a.act_key],
                                  "already_rewarded")  # fmt: skip
         earlier = credited.get((a.source_type, a.source_id))
+        if earlier is None:
+            earlier = credited.get((a.source_type, bare_id(a.source_id)))
         if earlier is not None:
             return RewardOutcome(a.act_key, a.profile_id, 0, earlier, "credited_by_loyalty")
         if a.points <= 0:
@@ -116,7 +121,7 @@ def _known(
     credited: dict[tuple[str, str], int] = {}
     members: dict[str, str] = {}
     keys = sorted({a.act_key for a in acts})
-    sources = sorted({a.source_id for a in acts})
+    sources = sorted({a.source_id for a in acts} | {bare_id(a.source_id) for a in acts})
     profiles = sorted({a.profile_id for a in acts})
     with store.read() as conn:
         for chunk in _chunks(keys):
@@ -139,6 +144,11 @@ def _known(
                 .where(tables.members.c.profile_id.in_(chunk))
             ).all())  # fmt: skip
     return paid, credited, members
+
+
+def bare_id(source_id: str) -> str:
+    """`R1` of `shop:R1`: how an earn through the loyalty API may have named the same act."""
+    return source_id.split(":", 1)[1] if ":" in source_id else source_id
 
 
 def _chunks(values: list[str]) -> list[list[str]]:
@@ -167,16 +177,20 @@ def _remember(store: ProgramStore, a: Act, member_id: str, entry: Entry) -> None
         retrying(transaction)
 
 
-def reverse_reward(ledger: Ledger, act_key: str, *, reason: str) -> int | None:
+def reverse_reward(
+    ledger: Ledger, act_key: str, *, reason: str, source: tuple[str, str] | None = None
+) -> int | None:
     """Reverse the entry that paid `act_key` (once); the reversing entry's id, or None when
-    the act was never paid."""
+    the act was never paid. With the act's `source` (source type, source id), an act paid by
+    an entry no row remembers (a loyalty credit, see the module docstring, or a run that died
+    between paying and remembering) has that entry reversed."""
     store = ledger.store
     with store.read() as conn:
         row = conn.execute(
             sa.select(advocacy_rewards).where(advocacy_rewards.c.act_key == act_key)
         ).first()
     if row is None:
-        return None
+        return None if source is None else _reverse_credit(ledger, act_key, source, reason)
     if row.reversal_entry_id is not None:
         return int(row.reversal_entry_id)
     try:
@@ -200,6 +214,31 @@ def reverse_reward(ledger: Ledger, act_key: str, *, reason: str) -> int | None:
 
     retrying(remember)
     return int(reversal)
+
+
+def _reverse_credit(
+    ledger: Ledger, act_key: str, source: tuple[str, str], reason: str
+) -> int | None:
+    """Reverse the entry that paid an act with no `advocacy_rewards` row (once): a loyalty
+    credit, or advocacy's own entry when the run that wrote it died before remembering it. An
+    act's source reference names it alone, so the first earn under it is the act's."""
+    source_type, source_id = source
+    with ledger.store.read() as conn:
+        entry = conn.execute(
+            sa.select(sa.func.min(ledger_entries.c.id)).where(
+                ledger_entries.c.kind == "earn",
+                ledger_entries.c.source_type == source_type,
+                ledger_entries.c.source_id.in_(sorted({source_id, bare_id(source_id)})),
+            )
+        ).scalar()
+    if entry is None:
+        return None
+    try:
+        return ledger.reverse(
+            int(entry), reason=reason, actor=ACTOR, idempotency_key=f"advocacy-reversal:{act_key}"
+        ).entry_id
+    except AlreadyReversed:  # by the loyalty program, or by a concurrent run
+        return None
 
 
 def now_utc() -> datetime:
