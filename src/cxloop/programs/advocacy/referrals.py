@@ -7,7 +7,9 @@ unique by the store's primary key; a collision draws again.
 **Attribution.** A conversion is one order: the first order of the referred customer's unified
 profile (no earlier order of theirs, whatever its status; a code used on the referrer's own
 later order is kept, to be flagged). It is found either from the order's
-`referral_code` (a code of the store, or one the data's referral rows give to a referrer) or
+`referral_code` (a code of the store, or one the data's referral rows give to a referrer),
+compared as Crockford's base 32 is read (case, spaces and hyphens ignored, I and L as 1, O as
+0: `abcd efgh` is `ABCD-EFGH`), or
 from a referral row whose `converted_order_id` names it. Its id is ``{source}:{order_id}``, so
 an order named both ways is one conversion, paid once.
 
@@ -18,10 +20,13 @@ third member arrives, so conversions still held are checked again before they ar
 - `shared_email`, `shared_phone`, `shared_address`, `shared_payment`: a record of the referee
   (or the referral row's `referee_email`) shares that identifier with a record of the
   referrer. E-mails compare without `+tags` and dots in the local part
-  (jane.doe+2@x.org is janedoe@x.org); addresses by house number, first word of the street
-  and postcode (so "12 Oak Street" and "12 OAK ST" agree); payment fingerprints come from
-  the customers' `attributes.payment_fingerprint`;
-- `ring_<identifier>`: `ring_min_size` or more referees share one identifier value;
+  (jane.doe+2@x.org is janedoe@x.org; googlemail.com is gmail.com); addresses by house
+  number with its letter, first word of the street, postcode and unit (so "12A Oak Street",
+  "12a, OAK ST" agree, as do "Flat 2, 12 Oak St" and "12 Oak St Apt 2"; an address without a
+  unit matches every unit of its building); an address not read this way compares as written;
+  payment fingerprints come from the customers' `attributes.payment_fingerprint`;
+- `ring_<identifier>`: `ring_min_size` or more referees share one identifier value (for an
+  address, the unit too: neighbours in other flats of one building are not a ring);
 - an e-mail or phone that identity resolution set aside as a placeholder (shared by more
   records than `[identity] max_records_per_identifier`, a shop's own number) is evidence of
   nothing here either;
@@ -110,11 +115,61 @@ class Candidate:
     flags: tuple[str, ...]
 
 
+def code_key(expr: str) -> str:
+    """SQL: a code as compared, read the way Crockford's base 32 is: case, spaces and
+    hyphens ignored, I and L read as 1, O as 0 (NULL when nothing is left)."""
+    return (
+        f"nullif(translate(regexp_replace(upper(coalesce({expr}, '')), '[^0-9A-Z]', '', 'g'), "
+        f"'ILO', '110'), '')"
+    )
+
+
+def email_key(expr: str) -> str:
+    """SQL: an e-mail as compared: lower case, without a `+tag` or dots in the local part;
+    googlemail.com is gmail.com (Google delivers both to one mailbox)."""
+    address = f"lower(trim({expr}))"
+    domain = f"split_part({address}, '@', 2)"
+    return (
+        f"replace(regexp_replace(split_part({address}, '@', 1), '\\+.*$', ''), '.', '') || '@' "
+        f"|| CASE WHEN {domain} = 'googlemail.com' THEN 'gmail.com' ELSE {domain} END"
+    )
+
+
+#: A unit named before or after the street ("Flat 2, 12 Oak St", "12 Oak St Apt 2", "#2").
+_UNIT_WORDS = "(?:flat|apt|apartment|unit|suite|ste|room)"
+
+# An address as compared: `house|street|place#unit` where house is the number with its letter
+# (12a), street the first word after it and place the postcode (or city); the unit is empty
+# when none is written. An address not taken apart this way compares as written
+# (`raw|words|place#unit`): never dropped from the checks.
+_ADDRESSES = r"""
+SELECT profile_id, 'address' AS kind,
+       CASE WHEN house <> '' THEN house || '|' || street ELSE 'raw|' || t END
+       || '|' || place || '#' || unit AS value
+FROM (
+    SELECT profile_id, t, place,
+           coalesce(nullif(regexp_extract(t, '^UNIT ([0-9]+[a-z]?) ([0-9]+[a-z]?) (\pL+)', 2), ''),
+                    regexp_extract(t, '^([0-9]+[a-z]?) (\pL+)', 1)) AS house,
+           coalesce(nullif(regexp_extract(t, '^UNIT ([0-9]+[a-z]?) ([0-9]+[a-z]?) (\pL+)', 3), ''),
+                    regexp_extract(t, '^([0-9]+[a-z]?) (\pL+)', 2)) AS street,
+           coalesce(nullif(regexp_extract(t, '^UNIT ([0-9]+[a-z]?) ', 1), ''),
+                    regexp_extract(t, ' UNIT ([0-9]+[a-z]?)( |$)', 1)) AS unit
+    FROM (
+        SELECT pr.profile_id,
+               trim(regexp_replace(regexp_replace(regexp_replace(lower(c.address),
+                    '^\s*([0-9]+[a-z]?)\s*/\s*([0-9]+[a-z]?)', 'apt \1 \2'), '#', ' apt ', 'g'),
+                    '[^\pL\pN]+', ' ', 'g')) AS t,
+               regexp_replace(lower(coalesce(c.postcode, c.city, '')), '[^\pL\pN]', '', 'g')
+                   AS place
+        FROM profile_records pr JOIN customers c USING (source, customer_id)
+        WHERE nullif(trim(c.address), '') IS NOT NULL
+    )
+)
+""".replace("UNIT", _UNIT_WORDS)
+
 _IDENTIFIERS = f"""
 SELECT DISTINCT profile_id, kind, value FROM (
-    SELECT pr.profile_id, 'email' AS kind,
-           replace(regexp_replace(split_part(pr.email, '@', 1), '\\+.*$', ''), '.', '')
-           || '@' || split_part(pr.email, '@', 2) AS value
+    SELECT pr.profile_id, 'email' AS kind, {email_key("pr.email")} AS value
     FROM profile_records pr WHERE pr.email IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM identity_skipped s
                       WHERE s.identifier = 'e' || {SEP} || pr.email)
@@ -123,12 +178,7 @@ SELECT DISTINCT profile_id, kind, value FROM (
       AND NOT EXISTS (SELECT 1 FROM identity_skipped s
                       WHERE s.identifier = 'p' || {SEP} || pr.phone)
     UNION ALL
-    SELECT pr.profile_id, 'address',
-           regexp_extract(c.address, '^\\s*([0-9]+)', 1) || '|'
-           || lower(split_part(trim(regexp_replace(c.address, '^\\s*[0-9]+\\s*', '')), ' ', 1))
-           || '|' || lower(regexp_replace(coalesce(c.postcode, c.city, ''), '\\s', '', 'g'))
-    FROM profile_records pr JOIN customers c USING (source, customer_id)
-    WHERE regexp_matches(coalesce(c.address, ''), '^\\s*[0-9]+\\s+\\S')
+    {_ADDRESSES}
     UNION ALL
     SELECT pr.profile_id, 'payment', json_extract_string(c.attributes, '$.payment_fingerprint')
     FROM profile_records pr JOIN customers c USING (source, customer_id)
@@ -139,12 +189,14 @@ SELECT DISTINCT profile_id, kind, value FROM (
 
 # Conversions: orders with a code and referral rows naming an order; an order is one
 # conversion (its id), the referral row winning when both name it.
-_CONVERSIONS = """
+_CONVERSIONS = f"""
 CREATE OR REPLACE TEMP TABLE adv_conv AS
 WITH store_codes AS (
-    SELECT unnest($codes) AS code, unnest($owners) AS profile_id
+    SELECT code, {code_key("code")} AS code_key, profile_id
+    FROM (SELECT unnest($codes) AS code, unnest($owners) AS profile_id)
 ), rows AS (
-    SELECT r.source, r.referral_id, nullif(trim(r.code), '') AS code, r.converted_order_id,
+    SELECT r.source, r.referral_id, nullif(trim(r.code), '') AS code,
+           {code_key("r.code")} AS code_key, r.converted_order_id,
            r.referee_email, lr.profile_id AS referrer_profile, le.profile_id AS referee_row
     FROM referrals r
     LEFT JOIN profile_links lr ON lr.kind = 'referrer' AND lr.source = r.source
@@ -152,12 +204,12 @@ WITH store_codes AS (
     LEFT JOIN profile_links le ON le.kind = 'referee' AND le.source = r.source
          AND le.id = r.referral_id
 ), owners AS (
-    SELECT code, profile_id FROM store_codes
+    SELECT code_key, code, profile_id FROM store_codes
     UNION ALL
-    SELECT code, min(referrer_profile) FROM rows
-    WHERE code IS NOT NULL AND referrer_profile IS NOT NULL
-      AND code NOT IN (SELECT code FROM store_codes)
-    GROUP BY code
+    SELECT code_key, min(code), min(referrer_profile) FROM rows
+    WHERE code_key IS NOT NULL AND referrer_profile IS NOT NULL
+      AND code_key NOT IN (SELECT code_key FROM store_codes WHERE code_key IS NOT NULL)
+    GROUP BY code_key
 ), by_row AS (
     SELECT o.source AS order_source, o.order_id, r.code, r.referrer_profile,
            r.source || ':' || r.referral_id AS referral_ref, r.referee_row, r.referee_email,
@@ -167,9 +219,8 @@ WITH store_codes AS (
     QUALIFY row_number() OVER (PARTITION BY r.source, r.referral_id
                                ORDER BY (o.source = r.source) DESC, o.source) = 1
 ), by_code AS (
-    SELECT o.source, o.order_id, trim(o.referral_code), w.profile_id, NULL, NULL, NULL, 1
-    FROM orders o JOIN owners w ON w.code = trim(o.referral_code)
-    WHERE nullif(trim(o.referral_code), '') IS NOT NULL
+    SELECT o.source, o.order_id, w.code, w.profile_id, NULL, NULL, NULL, 1
+    FROM orders o JOIN owners w ON w.code_key = {code_key("o.referral_code")}
 ), named AS (
     SELECT * FROM (SELECT * FROM by_row UNION ALL SELECT * FROM by_code)
     QUALIFY row_number() OVER (PARTITION BY order_source, order_id ORDER BY preference) = 1
@@ -189,11 +240,13 @@ WHERE coalesce(lo.profile_id, n.referee_row) IS NOT NULL
            WHERE l2.profile_id = lo.profile_id AND o2.ordered_at < o.ordered_at))
 """
 
-_UNKNOWN_CODES = """
+_UNKNOWN_CODES = f"""
 SELECT count(*) FROM orders o
-WHERE nullif(trim(o.referral_code), '') IS NOT NULL
-  AND trim(o.referral_code) NOT IN (SELECT unnest($codes))
-  AND trim(o.referral_code) NOT IN (SELECT code FROM referrals WHERE code IS NOT NULL)
+WHERE {code_key("o.referral_code")} IS NOT NULL
+  AND {code_key("o.referral_code")} NOT IN (
+      SELECT {code_key("c")} FROM (SELECT unnest($codes) AS c) WHERE {code_key("c")} IS NOT NULL)
+  AND {code_key("o.referral_code")} NOT IN (
+      SELECT {code_key("code")} FROM referrals WHERE {code_key("code")} IS NOT NULL)
 """
 
 _FLAGS = f"""
@@ -202,14 +255,16 @@ referee_ids AS (
     SELECT c.conversion_id, c.referee_profile, i.kind, i.value
     FROM adv_conv c JOIN ids i ON i.profile_id = c.referee_profile
     UNION
-    SELECT conversion_id, referee_profile, 'email',
-           replace(regexp_replace(split_part(referee_email, '@', 1), '\\+.*$', ''), '.', '')
-           || '@' || split_part(referee_email, '@', 2)
+    SELECT conversion_id, referee_profile, 'email', {email_key("referee_email")}
     FROM adv_conv WHERE referee_email LIKE '%@%'
-), shared AS (
+), shared AS (  -- an address with a unit is the one without (the same building, unit unsaid)
     SELECT DISTINCT e.conversion_id, 'shared_' || e.kind AS flag
     FROM referee_ids e JOIN adv_conv c USING (conversion_id)
-    JOIN ids r ON r.profile_id = c.referrer_profile AND r.kind = e.kind AND r.value = e.value
+    JOIN ids r ON r.profile_id = c.referrer_profile AND r.kind = e.kind
+         AND (r.value = e.value
+              OR (e.kind = 'address'
+                  AND split_part(r.value, '#', 1) = split_part(e.value, '#', 1)
+                  AND (split_part(r.value, '#', 2) = '' OR split_part(e.value, '#', 2) = '')))
     WHERE c.referrer_profile <> c.referee_profile
 ), rings AS (
     SELECT DISTINCT e.conversion_id, 'ring_' || e.kind AS flag
