@@ -46,7 +46,13 @@ def data_files(tmp_path_factory) -> list[Path]:
 def fired(tmp_path_factory, data_files):
     ws = loop_workspace(
         tmp_path_factory.mktemp("ws") / "ws",
-        triggers={"rules": RULES, "max_age_days": 0, "cap_messages": 2, "quiet_hours": ""},
+        triggers={
+            "rules": RULES,
+            "max_age_days": 0,
+            "cap_messages": 2,
+            "quiet_hours": "",
+            "holdout_percent": 30,
+        },
     )
     report = ws.ingest(data_files)
     yield ws, report
@@ -102,13 +108,17 @@ def test_marketing_sent_only_to_consenting_profiles_within_the_cap(fired):
     )
     sent = [r for r in rows if r[2] == "sent"]
     assert sent and all(consent.get(profile) is True for profile, _, _ in sent)
+    # The holdout holds only those who would have been sent: within the cap counted with the
+    # sends, and never a review request the advocacy ladder (switched off here) refuses.
     per_profile: dict[str, int] = {}
-    for profile, _, _ in sent:
-        per_profile[profile] = per_profile.get(profile, 0) + 1
+    for profile, _, outcome in rows:
+        if outcome in ("sent", "holdout"):
+            per_profile[profile] = per_profile.get(profile, 0) + 1
     assert max(per_profile.values()) <= 2  # cap_messages
+    assert [r for r in rows if r[1] == "review_request" and r[2] != "skipped"] == []
     for profile, action, outcome in rows:
         if outcome == "holdout":
-            assert holdout_bucket(profile, action) < 10
+            assert holdout_bucket(profile, action) < 30
 
 
 # -- the property: no marketing action without consent, whatever the data -------------------
@@ -133,14 +143,17 @@ records = st.lists(st.tuples(st.integers(0, 5), st.sampled_from([True, False, No
     sent_before=st.dictionaries(st.integers(0, 5), st.integers(0, 4)),
     cap=st.integers(0, 3),
     holdout=st.integers(0, 50),
+    refused=st.sets(st.integers(0, 5)),
 )
 def test_no_marketing_action_is_ever_sent_without_consent(
-    candidates, customer_records, complaints, members, sent_before, cap, holdout
+    candidates, customer_records, complaints, members, sent_before, cap, holdout, refused
 ):
     """The judge (the SQL every trigger decision goes through) over arbitrary candidates and
     consent data: a marketing action is sent only to a profile with at least one customer
     record, all of which say consent_marketing = true; nothing is sent to a complainant or
-    above the cap; every skipped decision has a reason."""
+    above the cap; every skipped decision has a reason. A held-out decision passed the same
+    checks as a sent one (consent, complaint, the advocacy ladder, the cap counted with the
+    sends): the holdout holds only those who would have been sent."""
     pid = [f"P{i:016x}" for i in range(6)]
     engine = DuckDBEngine(":memory:", EngineSettings(threads=1), "UTC")
     try:
@@ -194,9 +207,19 @@ def test_no_marketing_action_is_ever_sent_without_consent(
                 ),
             ),
         )
-        decisions = judge(engine, TriggersSettings(cap_messages=cap, holdout_percent=holdout))
+        refused_ids = {pid[k] for k in refused}
+        asked: list[tuple[str, str, str]] = []
+
+        def ladder(rows: list[tuple[str, str, str]]) -> dict[tuple[str, str], str]:
+            asked.extend(rows)
+            return {(t, s): "cooldown" for t, s, p in rows if p in refused_ids}
+
+        decisions = judge(
+            engine, TriggersSettings(cap_messages=cap, holdout_percent=holdout), ladder=ladder
+        )
     finally:
         engine.con.close()
+    assert all(subject in {d.subject for d in decisions} for _, subject, _ in asked)
     assert len(decisions) == len(candidates)
     flags: dict[str, list[bool | None]] = {}
     for owner, flag in customer_records:
@@ -205,7 +228,9 @@ def test_no_marketing_action_is_ever_sent_without_consent(
     for d in decisions:
         if d.outcome == "skipped":
             assert d.reason
-        if d.outcome != "sent" or not d.marketing:
+        if d.action == "review_request" and d.profile_id in refused_ids:
+            assert d.outcome == "skipped"
+        if d.outcome not in ("sent", "holdout") or not d.marketing:
             continue
         assert d.profile_id is not None
         assert flags.get(d.profile_id) and all(f is True for f in flags[d.profile_id])
@@ -259,6 +284,7 @@ SEGMENT_RULES = [
     "weekly_captives: schedule weekly segment=captive -> survey nps",
     "past_support: event touchpoint=support_contact -> survey ces",
     "past_points: order amount>=0 -> points 5",
+    "past_orders: order amount>=0 -> survey csat",  # the same action again, per order
 ]
 DECIDED_AT = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)  # inside the generated window
 
@@ -355,7 +381,7 @@ def test_outcome_against_the_holdout_matches_a_count_in_the_warehouse(scheduled)
         with store.read() as conn:
             decided = conn.execute(
                 sa.select(action_log.c.action, action_log.c.outcome, action_log.c.profile_id).where(
-                    action_log.c.trigger == "past_support",
+                    action_log.c.trigger.in_(["past_support", "past_orders"]),
                     action_log.c.outcome.in_(["sent", "holdout"]),
                 )
             ).all()
@@ -370,10 +396,13 @@ def test_outcome_against_the_holdout_matches_a_count_in_the_warehouse(scheduled)
             "AND o.ordered_at <= TIMESTAMP '2026-01-31 12:00:00'"
         )
     }
+    # The unit is the profile: a profile decided several times counts once.
+    assert len({p for *_, p in decided}) < len(decided), "profiles with several decisions"
     for group in ("sent", "holdout"):
-        profiles = [p for a, o, p in decided if a == "survey" and o == group]
+        profiles = {p for a, o, p in decided if a == "survey" and o == group}
         assert survey[group]["n"] == len(profiles) > 0
         assert survey[group]["converted"] == sum(p in bought for p in profiles)
+    assert report["unit"].startswith("profile")
     assert survey["lift"] is not None
     assert survey["lift"]["ci_low"] <= survey["lift"]["value"] <= survey["lift"]["ci_high"]
 

@@ -180,7 +180,15 @@ def report(workspace: WsArg, json_: JsonOpt = False) -> None:
     out.print(
         table(
             f"Outcome: {doc['outcome']}",
-            ["action", "sent n", "rate", "holdout n", "rate", "lift (95% CI)", "window open"],
+            [
+                "action",
+                "sent (profiles)",
+                "rate",
+                "holdout (profiles)",
+                "rate",
+                "lift (95% CI)",
+                "window open",
+            ],
             rows,
         )
     )

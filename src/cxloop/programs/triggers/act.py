@@ -37,7 +37,9 @@ def read_state(
     store: ProgramStore, subjects: Sequence[str], settings: TriggersSettings, now: datetime
 ) -> StoreState:
     """Decisions already made about these subjects (the candidates' rows), marketing sends
-    within the cap window, complaints within the suppression window, and loyalty members.
+    within the cap window (held-out decisions count as sent: a held-out profile is capped as
+    it would have been had it been sent, so the two groups stay alike), complaints within the
+    suppression window, and loyalty members.
 
     Decisions are looked up by subject, in chunks, so the cost follows the new rows, not the
     size of the decision log."""
@@ -55,7 +57,7 @@ def read_state(
         sends = conn.execute(
             sa.select(action_log.c.profile_id, sa.func.count())
             .where(
-                action_log.c.outcome == "sent",
+                action_log.c.outcome.in_(("sent", "holdout")),
                 action_log.c.marketing.is_(True),
                 action_log.c.decided_at >= since_cap,
                 action_log.c.profile_id.is_not(None),

@@ -12,9 +12,19 @@ Two statements per evaluation, whatever the number of rows:
    already decided (left out: a re-offered row acts once), no profile, no consent (marketing
    actions; consent read conservatively, see cases/routing.py), complaint suppression (a case
    opened for the profile within `complaint_suppression_days`), not a loyalty member (points),
+   the advocacy ladder (review requests: its eligibility check, recording nothing), frequency
+   cap (marketing actions already decided for the profile within `cap_days`, sent or held
+   out, plus this batch's, most recent moment first, above `cap_messages`), and only then the
    holdout (deterministic: the first 8 hex digits of md5(profile_id:action) modulo 100 below
-   `holdout_percent`), frequency cap (marketing actions already sent to the profile within
-   `cap_days`, plus this batch's, most recent moment first, above `cap_messages`).
+   `holdout_percent`).
+
+   The holdout is drawn last on purpose: a held-out candidate is one that *would have been
+   sent*. Drawn earlier, the holdout would keep the profiles the ladder or the cap take out
+   of the sent group (those refused a review request, those already contacted often), and
+   the comparison of outcomes would measure that difference, not the action
+   (docs/metrics.md#triggered-actions). For the same reason a held-out decision counts
+   against the profile's cap like a sent one. The statement is cut in two around the
+   ladder's check, the only step that is not SQL.
 
 The store's state the judgement needs (decisions made, recent sends, complaints, members) is
 handed to the engine as Arrow tables, like the loyalty membership breakdown does.
@@ -22,7 +32,7 @@ handed to the engine as Arrow tables, like the loyalty membership breakdown does
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -171,57 +181,99 @@ def register_state(engine: DuckDBEngine, state: StoreState) -> None:
         engine.unregister(name + "_arrow")
 
 
-JUDGE_SQL = f"""
+#: (trigger, subject, profile_id) of the review requests still eligible -> why the advocacy
+#: ladder would refuse each (absent: it would ask). Checks only: records nothing.
+LadderCheck = Callable[[list[tuple[str, str, str]]], dict[tuple[str, str], str]]
+
+JUDGED = "__trigger_judged"
+
+#: Every reason a candidate is skipped before the ladder, and its holdout bucket.
+JUDGED_SQL = f"""
+CREATE OR REPLACE TEMP TABLE {JUDGED} AS
 WITH consent AS ({CONSENT_SQL}),
 fresh AS (
     SELECT c.* FROM {CANDIDATES} c
     ANTI JOIN __trigger_decided d ON d.trigger = c.trigger AND d.subject = c.subject
-), judged AS (
-    SELECT f.*, k.timezone, m.member_id,
-           CAST(('0x' || substr(md5(f.profile_id || ':' || f.action), 1, 8)) AS BIGINT) % 100
-             AS bucket,
-           CASE
-             WHEN f.profile_id IS NULL THEN 'no profile'
-             WHEN f.marketing AND NOT coalesce(k.consent, false) THEN 'no marketing consent'
-             WHEN f.marketing AND q.profile_id IS NOT NULL THEN 'complaint suppression'
-             WHEN f.action = 'points' AND m.member_id IS NULL THEN 'not a loyalty member'
-           END AS reason
-    FROM fresh f
-    LEFT JOIN consent k ON k.profile_id = f.profile_id
-    LEFT JOIN (SELECT DISTINCT profile_id FROM __trigger_complaints) q
-      ON q.profile_id = f.profile_id
-    LEFT JOIN __trigger_members m ON m.profile_id = f.profile_id
-), held AS (
-    SELECT *, reason IS NULL AND action <> 'case' AND bucket < $holdout AS holdout FROM judged
+)
+SELECT f.*, k.timezone, m.member_id,
+       CAST(('0x' || substr(md5(f.profile_id || ':' || f.action), 1, 8)) AS BIGINT) % 100
+         AS bucket,
+       CASE
+         WHEN f.profile_id IS NULL THEN 'no profile'
+         WHEN f.marketing AND NOT coalesce(k.consent, false) THEN 'no marketing consent'
+         WHEN f.marketing AND q.profile_id IS NOT NULL THEN 'complaint suppression'
+         WHEN f.action = 'points' AND m.member_id IS NULL THEN 'not a loyalty member'
+       END AS reason
+FROM fresh f
+LEFT JOIN consent k ON k.profile_id = f.profile_id
+LEFT JOIN (SELECT DISTINCT profile_id FROM __trigger_complaints) q
+  ON q.profile_id = f.profile_id
+LEFT JOIN __trigger_members m ON m.profile_id = f.profile_id"""
+
+#: The ladder's refusals, then the frequency cap, then the holdout among the rest.
+DECIDE_SQL = f"""
+WITH judged AS (
+    SELECT j.*, coalesce(j.reason, 'advocacy ladder: ' || l.reason) AS verdict
+    FROM {JUDGED} j
+    LEFT JOIN __trigger_ladder l ON l.trigger = j.trigger AND l.subject = j.subject
 ), ranked AS (
-    SELECT h.*,
-           CASE WHEN h.reason IS NULL AND NOT h.holdout AND h.marketing THEN
+    SELECT j.*,
+           CASE WHEN j.verdict IS NULL AND j.marketing THEN
              row_number() OVER (
-               PARTITION BY h.profile_id, (h.reason IS NULL AND NOT h.holdout AND h.marketing)
-               ORDER BY h.at DESC, h.trigger, h.subject)
+               PARTITION BY j.profile_id, (j.verdict IS NULL AND j.marketing)
+               ORDER BY j.at DESC, j.trigger, j.subject)
            END AS rank,
            coalesce(s.n, 0) AS already_sent
-    FROM held h LEFT JOIN __trigger_sends s ON s.profile_id = h.profile_id
+    FROM judged j LEFT JOIN __trigger_sends s ON s.profile_id = j.profile_id
+), capped AS (
+    SELECT *,
+           rank IS NOT NULL AND $cap > 0 AND already_sent + rank > $cap AS capped,
+           action <> 'case' AND bucket < $holdout AS held
+    FROM ranked
 )
 SELECT trigger, action, argument, marketing, subject, profile_id, timezone,
-       CASE WHEN reason IS NOT NULL THEN 'skipped'
-            WHEN holdout THEN 'holdout'
-            WHEN rank IS NOT NULL AND $cap > 0 AND already_sent + rank > $cap THEN 'skipped'
+       CASE WHEN verdict IS NOT NULL OR capped THEN 'skipped'
+            WHEN held THEN 'holdout'
             ELSE 'sent' END AS outcome,
-       CASE WHEN reason IS NOT NULL THEN reason
-            WHEN holdout THEN 'holdout group'
-            WHEN rank IS NOT NULL AND $cap > 0 AND already_sent + rank > $cap
-              THEN 'frequency cap'
+       CASE WHEN verdict IS NOT NULL THEN verdict
+            WHEN capped THEN 'frequency cap'
+            WHEN held THEN 'holdout group'
        END AS reason,
        member_id
-FROM ranked
+FROM capped
 ORDER BY trigger, subject"""
 
 
-def judge(engine: DuckDBEngine, settings: TriggersSettings) -> list[Decision]:
-    """Every new candidate's decision (reads `__trigger_candidates` and the state tables)."""
+def judge(
+    engine: DuckDBEngine, settings: TriggersSettings, *, ladder: LadderCheck | None = None
+) -> list[Decision]:
+    """Every new candidate's decision (reads `__trigger_candidates` and the state tables).
+
+    `ladder` checks the review requests that passed every other eligibility rule against the
+    advocacy ladder (reactions.ladder_check); without it no ladder applies."""
+    engine.execute(JUDGED_SQL)
+    refusals: dict[tuple[str, str], str] = {}
+    if ladder is not None:
+        asked = engine.fetchall(
+            f"SELECT trigger, subject, profile_id FROM {JUDGED} "
+            "WHERE reason IS NULL AND action = 'review_request' ORDER BY trigger, subject"
+        )
+        if asked:
+            refusals = ladder([(t, s, p) for t, s, p in asked])
+    refused = pa.table(
+        {
+            "trigger": pa.array([k[0] for k in refusals], pa.string()),
+            "subject": pa.array([k[1] for k in refusals], pa.string()),
+            "reason": pa.array(list(refusals.values()), pa.string()),
+        }
+    )
+    engine.register("__trigger_ladder_arrow", refused)
+    engine.execute(
+        "CREATE OR REPLACE TEMP TABLE __trigger_ladder AS SELECT * FROM __trigger_ladder_arrow"
+    )
+    engine.unregister("__trigger_ladder_arrow")
     params = {"holdout": settings.holdout_percent, "cap": settings.cap_messages}
-    rows = engine.fetchall(JUDGE_SQL, params)
+    rows = engine.fetchall(DECIDE_SQL, params)
     return [Decision(*row) for row in rows]
 
 

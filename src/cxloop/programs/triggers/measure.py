@@ -1,12 +1,21 @@
 """Does an action work? Outcome of the profiles sent an action against its holdout group.
 
-For each action type: the decisions `sent` and `holdout` (the holdout is drawn by hash before
-the frequency cap, among profiles that were eligible: consent, no complaint), and for each the
-outcome: a completed order by the profile within `[triggers] outcome_days` after the decision.
-Per group: n, conversions, the rate with its Wilson 95% interval; the difference (sent minus
-holdout) with a normal 95% interval and a two-proportion z-test p-value
-(docs/metrics.md#triggered-actions). Decisions whose outcome window has not ended yet are
-counted apart (`window_open`) and left out, so a recent send never looks like a failure.
+Per action type, the unit is the profile, not the decision: a profile is in an action's
+holdout or not for good (the bucket is a hash of profile and action), so its repeated
+decisions are one observation repeated, and counting them as independent would make the
+interval too narrow and weigh frequent profiles more. Each profile counts once, in the group of
+its first decision (`sent` or `holdout`) for that action, with the outcome: a completed order
+by the profile within `[triggers] outcome_days` after that first decision.
+
+Both groups passed the same eligibility before the holdout was drawn: consent, no complaint,
+the advocacy ladder (review requests) and the frequency cap (evaluate.py), so the held-out
+profiles are those who would have been sent the action.
+
+Per group: n (profiles), conversions, the rate with its Wilson 95% interval; the difference
+(sent minus holdout) with a normal 95% interval and a two-proportion z-test p-value
+(docs/metrics.md#triggered-actions). Profiles whose first decision's outcome window has not
+ended yet are counted apart (`window_open`) and left out, so a recent send never looks like a
+failure.
 """
 
 from __future__ import annotations
@@ -59,11 +68,20 @@ def holdout_report(
                 action_log.c.action != "case",
             )
         ).all()
-    done = [r for r in rows if r[3] <= closed_before]
+    first: dict[tuple[str, str], tuple[datetime, str]] = {}
+    for action, outcome, profile_id, decided_at in rows:
+        seen = first.get((action, profile_id))
+        if seen is None or decided_at < seen[0]:
+            first[(action, profile_id)] = (decided_at, outcome)
+    done = [
+        (action, outcome, profile_id, decided_at)
+        for (action, profile_id), (decided_at, outcome) in first.items()
+        if decided_at <= closed_before
+    ]
     open_counts: dict[str, int] = {}
-    for r in rows:
-        if r[3] > closed_before:
-            open_counts[r[0]] = open_counts.get(r[0], 0) + 1
+    for (action, _), (decided_at, _) in first.items():
+        if decided_at > closed_before:
+            open_counts[action] = open_counts.get(action, 0) + 1
     table = pa.table(
         {
             "action": pa.array([r[0] for r in done], pa.string()),
@@ -86,6 +104,7 @@ def holdout_report(
     actions = sorted(set(groups) | set(open_counts))
     return {
         "outcome": f"a completed order within {days} days of the decision",
+        "unit": "profile (its first decision for the action)",
         "holdout_percent": ws.config.triggers.holdout_percent,
         "actions": [_compare(a, groups.get(a, {}), open_counts.get(a, 0)) for a in actions],
     }

@@ -115,7 +115,10 @@ def _fire(
     register_state(
         ws.engine, read_state(store, candidate_subjects(ws.engine), config.triggers, now)
     )
-    decisions = through_the_ladder(ws, store, judge(ws.engine, config.triggers), now)
+    from cxloop.programs.triggers.ladder import ladder_check
+
+    judged = judge(ws.engine, config.triggers, ladder=ladder_check(ws, store, now))
+    decisions = through_the_ladder(ws, store, judged, now)
     summary = act(
         store,
         decisions,
@@ -144,7 +147,9 @@ def through_the_ladder(
     ws: Workspace, store: ProgramStore, decisions: list[Any], now: datetime
 ) -> list[Any]:
     """A review request is an advocacy ask: the advocacy program's ladder (eligibility,
-    cool-downs, never a detractor) has the last word; its refusal is logged as the reason."""
+    cool-downs, never a detractor) has the last word; its refusal is logged as the reason.
+    The judge already checked every eligible request (ladder.py); issuing records the sent
+    ones, and still refuses a second request to one person in the same batch (cool-down)."""
     if not any(d.outcome == "sent" and d.action == "review_request" for d in decisions):
         return decisions
     from dataclasses import replace

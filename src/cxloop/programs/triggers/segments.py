@@ -113,9 +113,11 @@ def run_scheduled(
     register_state(
         ws.engine, read_state(store, candidate_subjects(ws.engine), config.triggers, now)
     )
+    from cxloop.programs.triggers.ladder import ladder_check
     from cxloop.programs.triggers.reactions import through_the_ladder
 
-    decisions = through_the_ladder(ws, store, judge(ws.engine, config.triggers), now)
+    judged = judge(ws.engine, config.triggers, ladder=ladder_check(ws, store, now))
+    decisions = through_the_ladder(ws, store, judged, now)
     summary = act(
         store,
         decisions,
