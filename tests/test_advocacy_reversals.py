@@ -61,7 +61,7 @@ def test_a_conversion_voided_while_it_was_being_paid_is_reversed(ws, tmp_path, m
         conv_mod._move(
             ledger.store, c.conversion_id, "holding", "void", conv_mod.datetime.now(conv_mod.UTC)
         )
-        real_pay(ledger, settings, c)
+        return real_pay(ledger, settings, c)
 
     try:
         monkeypatch.setattr(conv_mod, "_pay", voided_meanwhile)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from cxloop.config import AdvocacySettings
+from cxloop.programs.advocacy.models import RewardOutcome
 from cxloop.programs.advocacy.referrals import Candidate, find_conversions
 from cxloop.programs.advocacy.rewards import reverse_reward, reward_act
 from cxloop.programs.advocacy.tables import referral_conversions
@@ -84,7 +85,11 @@ def process_referrals(
         c = by_id.get(conversion_id)
         if c is None or c.status in _REVERSING:
             continue
-        _pay(ledger, settings, c)
+        # With `enrol_on_reward = false` a side who is not a member is paid nothing, now or
+        # after enrolling (as the loyalty program does not credit acts before enrolment):
+        # counted here so that the run says so.
+        outcomes = _pay(ledger, settings, c)
+        counts["sides_not_member"] += sum(o.status == "not_member" for o in outcomes)
         if _move(store, conversion_id, "holding", "rewarded", moment):
             counts["rewarded"] += 1
         elif _status(store, conversion_id) != "rewarded":
@@ -103,20 +108,21 @@ def _reverse_both(ledger: Ledger, c: Candidate) -> None:
                        reason=f"referral order {c.conversion_id} {c.status}")  # fmt: skip
 
 
-def _pay(ledger: Ledger, settings: AdvocacySettings, c: Candidate) -> None:
+def _pay(ledger: Ledger, settings: AdvocacySettings, c: Candidate) -> list[RewardOutcome]:
     reference = c.referral_ref or c.conversion_id
-    reward_act(
+    referrer = reward_act(
         ledger, settings, act_key=f"referrer:{c.conversion_id}", act="referral",
         profile_id=c.referrer_profile, points=settings.referrer_points,
         reason=f"converted referral {reference}", source_type="referral",
         source_id=reference,
     )  # fmt: skip
-    reward_act(
+    referee = reward_act(
         ledger, settings, act_key=f"referee:{c.conversion_id}", act="referee",
         profile_id=c.referee_profile, points=settings.referee_points,
         reason=f"welcome reward, referred by {reference}", source_type="referee",
         source_id=reference,
     )  # fmt: skip
+    return [referrer, referee]
 
 
 def decide_flagged(store: ProgramStore, conversion_id: str, *, approve: bool, actor: str) -> str:

@@ -83,15 +83,17 @@ def complete(
     ledger: Ledger, settings: AdvocacySettings, ask_id: str, *, reference: str | None = None,
     at: datetime | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Record an ask completed and pay its points (both once, however often reported)."""
+    """Record an ask completed and pay its points (both once, however often reported).
+    `points` are those its ledger entry paid and `reward` says how (`rewarded`,
+    `already_rewarded`) or why nothing was paid (`not_member`, `no_points`)."""
     if not settings.enabled:
         raise ProgramError("the advocacy program is not enabled ([advocacy] enabled = true)")
     moment = at or datetime.now(UTC)
     profile_id, ask_name, new = record_completion(ledger.store, ask_id, at=moment,
                                                   reference=reference)  # fmt: skip
-    reward_ask(ledger, settings, ask_id, profile_id, ask_name)
+    outcome = reward_ask(ledger, settings, ask_id, profile_id, ask_name)
     return {"ask_id": ask_id, "profile_id": profile_id, "ask": ask_name, "newly_completed": new,
-            "points": settings.points_of_ask(ask_name)}  # fmt: skip
+            "points": outcome.points, "reward": outcome.status}  # fmt: skip
 
 
 def code(ledger: Ledger, profile_id: str) -> dict[str, str]:

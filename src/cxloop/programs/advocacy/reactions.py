@@ -27,6 +27,7 @@ import sqlalchemy as sa
 
 from cxloop.programs.advocacy.asks import open_asks, record_completion
 from cxloop.programs.advocacy.conversions import process_referrals
+from cxloop.programs.advocacy.models import RewardOutcome
 from cxloop.programs.advocacy.rewards import Act, reward_act, reward_acts
 from cxloop.programs.advocacy.tables import advocacy_asks, referral_conversions
 from cxloop.programs.loyalty.ledger import Ledger
@@ -171,9 +172,9 @@ def reward_feedback(
 
 def reward_ask(
     ledger: Ledger, settings: AdvocacySettings, ask_id: str, profile_id: str, ask: str
-) -> None:
-    """Pay a completed ask's `ask_points` (once)."""
-    reward_act(
+) -> RewardOutcome:
+    """Pay a completed ask's `ask_points` (once); what was paid, or why nothing was."""
+    return reward_act(
         ledger, settings, act_key=f"ask:{ask_id}", act=f"ask:{ask}", profile_id=profile_id,
         points=settings.points_of_ask(ask), reason=f"completed the {ask} ask {ask_id}",
         source_type="advocacy_ask", source_id=ask_id,

@@ -78,7 +78,8 @@ def reward_acts(
 
     def pay(a: Act) -> RewardOutcome:
         if a.act_key in paid:
-            return RewardOutcome(a.act_key, a.profile_id, a.points, paid[a.act_key],
+            entry_id, paid_points = paid[a.act_key]  # what was paid, not what is asked now
+            return RewardOutcome(a.act_key, a.profile_id, paid_points, entry_id,
                                  "already_rewarded")  # fmt: skip
         earlier = credited.get((a.source_type, a.source_id))
         if earlier is None:
@@ -114,10 +115,10 @@ _CHUNK = 500  # bound parameters per IN list (well under SQLite's limit)
 
 def _known(
     store: ProgramStore, acts: Sequence[Act]
-) -> tuple[dict[str, int], dict[tuple[str, str], int], dict[str, str]]:
-    """Acts already paid (entry by act key), acts credited by the loyalty sync (earn entry by
-    source reference) and members (by profile), in one read transaction."""
-    paid: dict[str, int] = {}
+) -> tuple[dict[str, tuple[int, int]], dict[tuple[str, str], int], dict[str, str]]:
+    """Acts already paid (entry and points by act key), acts credited by the loyalty sync
+    (earn entry by source reference) and members (by profile), in one read transaction."""
+    paid: dict[str, tuple[int, int]] = {}
     credited: dict[tuple[str, str], int] = {}
     members: dict[str, str] = {}
     keys = sorted({a.act_key for a in acts})
@@ -125,10 +126,12 @@ def _known(
     profiles = sorted({a.profile_id for a in acts})
     with store.read() as conn:
         for chunk in _chunks(keys):
-            paid |= dict(conn.execute(
-                sa.select(advocacy_rewards.c.act_key, advocacy_rewards.c.entry_id)
+            for key, entry_id, points in conn.execute(
+                sa.select(advocacy_rewards.c.act_key, advocacy_rewards.c.entry_id,
+                          advocacy_rewards.c.points)
                 .where(advocacy_rewards.c.act_key.in_(chunk))
-            ).all())  # fmt: skip
+            ):  # fmt: skip
+                paid[key] = (int(entry_id), int(points))
         for chunk in _chunks(sources):
             for source_type, source_id, entry in conn.execute(
                 sa.select(ledger_entries.c.source_type, ledger_entries.c.source_id,
