@@ -346,6 +346,87 @@ def test_report_section_shows_the_backlog_and_the_loop(loaded, tmp_path):
     assert "next answer" not in "".join(str(b) for b in off.blocks)
 
 
+def test_a_consent_withdrawn_while_the_case_is_open_stops_the_follow_up(
+    loaded, data_files, tmp_path
+):
+    """The customer withdraws marketing consent (a customer file loaded again with the flag
+    false) while their case is open: resolving it sends no follow-up survey."""
+    import csv
+
+    ws, _ = loaded
+    with store_of(ws) as store:
+        service = Cases(store, CasesSettings(), TriggersSettings())
+        case = next(
+            c
+            for c in service.list(status="open", limit=100_000)
+            if c.contactable and c.customer_ref and c.profile_id
+        )
+        source, _, customer_id = case.customer_ref.partition(":")
+        [customers_file] = [f for f in data_files if f.name.startswith("customers")]
+        with customers_file.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            header = reader.fieldnames
+            row = next(
+                r
+                for r in reader
+                if r["customer_id"] == customer_id and r.get("source", source) == source
+            )
+        row["consent_marketing"] = "false"
+        changed = tmp_path / "customers_withdrawal.csv"
+        with changed.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=header)
+            writer.writeheader()
+            writer.writerow(row)
+        report = ws.ingest([changed])
+        [reaction] = [r for r in report.reactions if r.name == "triggers"]
+        assert reaction.ok, reaction.error
+        service.assign(case.case_id, "ana", actor="test")
+        resolved = service.resolve(case.case_id, "apology", actor="ana")
+        assert resolved.followed_up_at is None
+        assert resolved.contactable is False
+        assert reaction.summary["cases_consent_changed"] >= 1
+        with store.read() as conn:
+            logged = conn.execute(
+                sa.select(action_log.c.outcome, action_log.c.reason).where(
+                    action_log.c.subject == case.case_id
+                )
+            ).one()
+    assert tuple(logged) == ("skipped", "no marketing consent")
+
+
+def test_the_follow_up_respects_the_frequency_cap(program_store):  # noqa: F811
+    """The follow-up is a marketing contact: a customer already sent cap_messages marketing
+    actions within cap_days is not surveyed again (logged with the reason)."""
+    clock = Clock()
+    with program_store.write() as conn:
+        conn.execute(
+            action_log.insert(),
+            [
+                {
+                    "trigger": "t",
+                    "subject": f"s{i}",
+                    "action": "survey",
+                    "profile_id": "P0000000000000001",
+                    "marketing": True,
+                    "outcome": "sent",
+                    "decided_at": clock.now - timedelta(days=i + 1),
+                }
+                for i in range(3)
+            ],
+        )
+    service = Cases(program_store, CasesSettings(), TriggersSettings(cap_messages=3), clock=clock)
+    service.open_many([draft("feedback:crm:r8")])
+    [case] = service.list()
+    service.assign(case.case_id, "ana", actor="lead")
+    assert service.resolve(case.case_id, "refund", actor="ana").followed_up_at is None
+    with program_store.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar_one() == 0
+        reason = conn.execute(
+            sa.select(action_log.c.reason).where(action_log.c.trigger == "case_follow_up")
+        ).scalar_one()
+    assert reason == "frequency cap"
+
+
 def test_erasure_unlinks_the_persons_cases_and_drops_their_pending_messages(loaded):
     """Last in this module: it erases a person from the shared workspace."""
     from cxloop.privacy import erase_person, export_person

@@ -3,13 +3,15 @@
 Called inside the resolving transaction, so the case's resolution and the outbox message commit
 together. Once per case (a reopened case resolved again is not surveyed twice: the decision is
 unique in `action_log`), only when the profile may be contacted for marketing (`contactable`,
-read conservatively at routing); otherwise the skipped follow-up is logged with its reason.
+read conservatively at routing and again whenever customer records are loaded while the case
+is open: cases/consent.py) and `[triggers] cap_messages` allows one more marketing contact;
+otherwise the skipped follow-up is logged with its reason.
 Quiet hours hold the message; they do not drop it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -44,6 +46,8 @@ def follow_up(
     reason = None if row["contactable"] else "no marketing consent"
     if reason is None and row["profile_id"] is None:
         reason = "anonymous answer: no one to contact"
+    if reason is None and _capped(conn, row["profile_id"], now, triggers):
+        reason = "frequency cap"
     conn.execute(
         action_log.insert().values(
             trigger="case_follow_up",
@@ -83,3 +87,21 @@ def follow_up(
         now=now,
     )
     return {"followed_up_at": now}
+
+
+def _capped(conn: Connection, profile_id: str, now: datetime, triggers: TriggersSettings) -> bool:
+    """The follow-up is a marketing contact: `[triggers] cap_messages` within `cap_days`
+    applies to it like to any triggered action (held-out decisions count, as there)."""
+    if triggers.cap_messages <= 0:
+        return False
+    recent = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(action_log)
+        .where(
+            action_log.c.profile_id == profile_id,
+            action_log.c.marketing.is_(True),
+            action_log.c.outcome.in_(("sent", "holdout")),
+            action_log.c.decided_at >= now - timedelta(days=triggers.cap_days),
+        )
+    ).scalar_one()
+    return int(recent) >= triggers.cap_messages

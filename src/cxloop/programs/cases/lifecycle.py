@@ -8,8 +8,9 @@ complete. Transitions that the lifecycle does not allow are refused with `Invali
 
 Closing the loop: resolving a case queues a follow-up survey invitation in the outbox, in the
 resolving transaction, when the profile may be contacted (`contactable`, read conservatively
-at routing) and `[cases] follow_up` is on; otherwise the skipped follow-up is logged with its
-reason in `action_log`, like every skipped action.
+at routing and again whenever customer records are loaded: cases/consent.py), the frequency
+cap allows it and `[cases] follow_up` is on; otherwise the skipped follow-up is logged with
+its reason in `action_log`, like every skipped action.
 """
 
 from __future__ import annotations

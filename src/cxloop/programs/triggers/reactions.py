@@ -50,12 +50,14 @@ def evaluate_loaded(
     config = ws.config
     kinds = {rows.kind for rows in loaded}
     route_cases = config.cases.enabled and "feedback" in kinds
+    # A consent may change with customer records: open cases' follow-ups must see it.
+    refresh_consent = config.cases.enabled and "customers" in kinds
     rules = [
         r
         for r in (config.triggers.triggers if config.triggers.enabled else ())
         if r.source in _KIND_OF_SOURCE and _KIND_OF_SOURCE[r.source] in kinds
     ]
-    if not route_cases and not rules:
+    if not route_cases and not rules and not refresh_consent:
         return {}
     now = (clock or (lambda: datetime.now(UTC)))().astimezone(UTC)
     if not ws.profiles.built or "customers" in kinds or _new_customer_records(ws):
@@ -63,6 +65,10 @@ def evaluate_loaded(
     store = open_store(ws)
     try:
         summary: dict[str, Any] = {}
+        if refresh_consent:
+            from cxloop.programs.cases.consent import refresh_contactable
+
+            summary["cases_consent_changed"] = refresh_contactable(ws, store)
         if route_cases:
             from cxloop.programs.cases.lifecycle import Cases
             from cxloop.programs.cases.routing import route, unresolved_answers
