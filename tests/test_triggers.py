@@ -438,3 +438,47 @@ def test_events_of_known_customers_are_decided_without_rebuilding_the_profiles(t
 
 def mine(report):
     return [r for r in report.reactions if r.name == "triggers"]
+
+
+def test_a_points_award_the_ledger_refuses_skips_that_decision_only(tmp_path):
+    """A member erased between the judgement and the award: the ledger refuses that earn. The
+    other decisions of the batch are still logged and their messages queued, and the refused
+    one is logged as skipped with the ledger's reason (not retried forever by the backlog)."""
+    from cxloop.loop_settings import CasesSettings
+    from cxloop.programs.triggers.act import act
+    from cxloop.programs.triggers.evaluate import Decision
+
+    def decision(action: str, subject: str, **kw) -> Decision:
+        values = {
+            "trigger": "t",
+            "action": action,
+            "argument": "10" if action == "points" else "ces",
+            "marketing": action != "points",
+            "subject": subject,
+            "profile_id": "P0000000000000001",
+            "timezone": None,
+            "outcome": "sent",
+            "reason": None,
+            "member_id": None,
+        }
+        return Decision(**{**values, **kw})
+
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    with ProgramStore.open(tmp_path) as store:
+        summary = act(
+            store,
+            [decision("points", "order:shop:o1", member_id="gone"), decision("survey", "e1")],
+            TriggersSettings(webhooks=("default http://127.0.0.1:9/hook",), quiet_hours=""),
+            CasesSettings(),
+            now=now,
+            timezone="UTC",
+        )
+        with store.read() as conn:
+            logged = {
+                r.subject: (r.outcome, r.reason) for r in conn.execute(sa.select(action_log)).all()
+            }
+            messages = conn.execute(sa.select(outbox.c.message_key)).scalars().all()
+    assert summary["points_awarded"] == 0 and summary["sent"] == 1
+    assert logged["e1"] == ("sent", None) and messages == ["t:e1"]
+    outcome, reason = logged["order:shop:o1"]
+    assert outcome == "skipped" and reason.startswith("points refused:")

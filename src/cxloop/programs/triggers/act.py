@@ -8,7 +8,8 @@ Action by action (docs/triggers.md#actions):
   the "default" webhook, or to NAME;
 - `review_request`: an outbox message to "default" (topic review_request);
 - `points N`: `Ledger.earn` for the profile's member, key `trigger:{trigger}:{subject}`
-  (earned before the decision is logged: a crash in between earns once when run again);
+  (earned before the decision is logged: a crash in between earns once when run again; a
+  refusal of the ledger is that decision's skip reason, not the batch's failure);
 - `case TEAM`: a case for TEAM (normal priority), keyed by the subject.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +28,7 @@ from cxloop.loop_settings import CasesSettings, TriggersSettings
 from cxloop.programs.cases.lifecycle import Cases
 from cxloop.programs.cases.routing import CaseDraft
 from cxloop.programs.closed_loop_tables import action_log, cases
+from cxloop.programs.errors import ProgramError, StoreUnavailable
 from cxloop.programs.outbox import enqueue, insert_ignoring_duplicates
 from cxloop.programs.store import ProgramStore, retrying
 from cxloop.programs.tables import members
@@ -112,7 +115,17 @@ def act(
 ) -> dict[str, Any]:
     """Carry out and record the decisions; returns counts by outcome, action and reason."""
     sent = [d for d in decisions if d.outcome == "sent"]
-    earned = _award_points([d for d in sent if d.action == "points"], store, now, expiry_months)
+    earned, refused = _award_points(
+        [d for d in sent if d.action == "points"], store, now, expiry_months
+    )
+    if refused:  # logged as skipped with the ledger's reason; the other decisions go on
+        decisions = [
+            replace(d, outcome="skipped", reason=refused[(d.trigger, d.subject)])
+            if (d.trigger, d.subject) in refused
+            else d
+            for d in decisions
+        ]
+        sent = [d for d in decisions if d.outcome == "sent"]
     drafts = [
         CaseDraft(
             feedback_key=d.subject,
@@ -199,23 +212,37 @@ def act(
 
 def _award_points(
     decisions: Sequence[Decision], store: ProgramStore, now: datetime, expiry_months: int | None
-) -> int:
+) -> tuple[int, dict[tuple[str, str], str]]:
+    """Earn each decision's points; returns the points earned and, per (trigger, subject),
+    why the ledger refused one (the member was erased or closed meanwhile, ...).
+
+    One refusal must not abort the batch: the other decisions, their log rows and messages
+    still commit, and the refused one is logged as skipped with its reason (a backlog retry
+    would otherwise fail on it forever). A store that cannot be reached still raises: the
+    rows stay queued and are offered again."""
+    refused: dict[tuple[str, str], str] = {}
     if not decisions:
-        return 0
+        return 0, refused
     from cxloop.programs.loyalty.ledger import Ledger
 
     ledger = Ledger(store, expiry_months=expiry_months)
     total = 0
     for d in decisions:
         points = int(d.argument or 0)
-        ledger.earn(
-            str(d.member_id),
-            points,
-            reason=f"trigger {d.trigger}",
-            source_type="trigger",
-            source_id=d.subject,
-            actor="triggers",
-            idempotency_key=f"trigger:{d.trigger}:{d.subject}",
-        )
+        try:
+            ledger.earn(
+                str(d.member_id),
+                points,
+                reason=f"trigger {d.trigger}",
+                source_type="trigger",
+                source_id=d.subject,
+                actor="triggers",
+                idempotency_key=f"trigger:{d.trigger}:{d.subject}",
+            )
+        except StoreUnavailable:
+            raise
+        except ProgramError as exc:
+            refused[(d.trigger, d.subject)] = f"points refused: {exc}"[:300]
+            continue
         total += points
-    return total
+    return total, refused
