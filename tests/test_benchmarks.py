@@ -15,6 +15,7 @@ from cxloop.analytics.benchmarks import (
     import_benchmarks,
     load_benchmarks,
     read_benchmarks,
+    verdict_text,
 )
 from tests.conftest import run_cli, write
 
@@ -92,14 +93,46 @@ def test_difference_combines_uncertainty_or_says_there_is_none() -> None:
     half = 1.959963984540054 * math.sqrt(2.0**2 + se_b**2)
     assert nps["difference"]["value"] == pytest.approx(-10.0)
     assert nps["difference"]["ci_low"] == pytest.approx(-10.0 - half)
-    assert nps["verdict"] == "below" and nps["benchmark_has_uncertainty"]
+    assert nps["position"] == "below" and nps["verdict"] == "worse"
+    assert nps["benchmark_has_uncertainty"]
     # Without the benchmark's uncertainty: our interval shifted, and said so.
     assert csat["difference"]["ci_low"] == pytest.approx(0.73 - 0.78)
     assert csat["difference"]["ci_high"] == pytest.approx(0.77 - 0.78)
     assert not csat["benchmark_has_uncertainty"] and "no uncertainty" in csat["note"]
     assert quarter["difference"] is None and "--period quarter" in quarter["note"]
-    assert revenue["difference"]["ci_low"] is None and revenue["verdict"] == "above"
+    assert revenue["difference"]["ci_low"] is None and revenue["verdict"] == "better"
     assert missing["ours"] is None and "no nps figure of ours for 2024" in missing["note"]
+
+
+def test_verdict_reads_the_metric_direction() -> None:
+    """A lower-is-better metric (customers needing support): ours above the industry's is worse.
+    CES here is the contract's 1-7 scale with 7 = very easy, so it is higher-is-better."""
+    card = {
+        "period": "year",
+        "higher_is_better": {"support_contact_rate": False, "ces": True},
+        "trend": [{"period": "2025", "metrics": {
+            "support_contact_rate": {"value": 0.30, "ci_low": 0.28, "ci_high": 0.32, "n": 2000,
+                                     "se": 0.01},
+            "ces": {"value": 5.0, "ci_low": 4.9, "ci_high": 5.1, "n": 500, "se": 0.05},
+        }}],
+    }  # fmt: skip
+    high, low, ces = compare(
+        [
+            Benchmark("support_contact_rate", "retail", "2025", 0.20, "A"),
+            Benchmark("support_contact_rate", "retail", "2025", 0.40, "B"),
+            Benchmark("ces", "retail", "2025", 5.5, "C"),
+        ],
+        card,
+    )
+    assert (high["position"], high["verdict"]) == ("above", "worse")
+    assert (low["position"], low["verdict"]) == ("below", "better")
+    assert (ces["position"], ces["verdict"]) == ("below", "worse")
+    assert verdict_text(high) == "worse (above; lower is better)"
+    assert verdict_text(ces) == "worse (below; higher is better)"
+    # Without the scorecard's directions the metric registry decides.
+    del card["higher_is_better"]
+    (row,) = compare([Benchmark("support_contact_rate", "retail", "2025", 0.2, "A")], card)
+    assert row["verdict"] == "worse" and row["higher_is_better"] is False
 
 
 def test_scorecard_cli_shows_benchmarks(ws, tmp_path: Path) -> None:

@@ -13,7 +13,10 @@ benchmark for a year is compared when the scorecard's period is `year`): differe
 benchmark, with a 95% interval. When the benchmark gives an interval, its standard error is
 taken as (ci_high − ci_low) / (2 × 1.96) and combined with ours, se = sqrt(se_ours² +
 se_bench²); when it gives none, the interval is ours shifted by the benchmark, and the row
-says the benchmark's own uncertainty is unknown (the true interval is wider).
+says the benchmark's own uncertainty is unknown (the true interval is wider). `position` says
+where ours lies (`above`/`below` when the interval excludes 0) and `verdict` reads it with the
+metric's direction (`better`/`worse`): for steps per journey or the support contact rate,
+lower is better, so "above the industry" is worse.
 """
 
 from __future__ import annotations
@@ -248,6 +251,7 @@ def compare(benchmarks: list[Benchmark], scorecard: dict[str, Any]) -> list[dict
     trend = {p["period"]: p["metrics"] for p in scorecard.get("trend", [])}
     granularity = scorecard.get("period")
     labels = scorecard.get("labels", {})
+    directions = scorecard.get("higher_is_better", {})
     out = []
     for b in benchmarks:
         row: dict[str, Any] = {
@@ -260,6 +264,8 @@ def compare(benchmarks: list[Benchmark], scorecard: dict[str, Any]) -> list[dict
             "benchmark_has_uncertainty": b.ci_low is not None,
             "ours": None,
             "difference": None,
+            "higher_is_better": higher_is_better(b.metric, directions),
+            "position": None,
             "verdict": None,
             "note": "",
         }
@@ -272,9 +278,40 @@ def compare(benchmarks: list[Benchmark], scorecard: dict[str, Any]) -> list[dict
             row["note"] = f"no {b.metric} figure of ours for {b.period}"
         else:
             row["ours"] = {k: ours.get(k) for k in ("value", "ci_low", "ci_high", "n")}
-            row["difference"], row["verdict"], row["note"] = _difference(b, ours)
+            row["difference"], row["position"], row["note"] = _difference(b, ours)
+            row["verdict"] = verdict(row["position"], row["higher_is_better"])
         out.append(row)
     return out
+
+
+def higher_is_better(metric: str, directions: dict[str, bool]) -> bool:
+    """The metric's direction: the scorecard document's, else the metric registry's (steps per
+    journey, the support contact rate, time at a touchpoint are better low; CES is the contract's
+    1-7 scale, 7 = very easy, so higher); True for a metric it does not know."""
+    if metric in directions:
+        return bool(directions[metric])
+    from cxloop.analytics.scorecard.metrics import BY_NAME
+
+    spec = BY_NAME.get(metric)
+    return True if spec is None else spec.higher_is_better
+
+
+def verdict(position: str | None, higher_better: bool) -> str | None:
+    """`better`/`worse` from where ours lies against the benchmark (`above`/`below`) and the
+    metric's direction: a support contact rate above the industry's is worse, not better."""
+    if position not in ("above", "below"):
+        return position
+    return "better" if (position == "above") == higher_better else "worse"
+
+
+def verdict_text(row: dict[str, Any]) -> str:
+    """The verdict as the CLI and the report show it: `worse (above; lower is better)`."""
+    if row.get("verdict") is None:
+        return ""
+    if row["verdict"] not in ("better", "worse"):
+        return str(row["verdict"])
+    direction = "higher" if row.get("higher_is_better", True) else "lower"
+    return f"{row['verdict']} ({row['position']}; {direction} is better)"
 
 
 def _difference(b: Benchmark, ours: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
@@ -294,10 +331,10 @@ def _difference(b: Benchmark, ours: dict[str, Any]) -> tuple[dict[str, Any], str
         low, high = float(ours["ci_low"]) - b.value, float(ours["ci_high"]) - b.value
         note = "the benchmark gives no uncertainty: the interval is ours alone (too narrow)"
     if low is None or high is None:
-        verdict = "above" if diff > 0 else "below" if diff < 0 else "equal"
+        position = "above" if diff > 0 else "below" if diff < 0 else "equal"
     else:
-        verdict = "above" if low > 0 else "below" if high < 0 else "not distinguishable"
-    return {"value": diff, "ci_low": low, "ci_high": high}, verdict, note
+        position = "above" if low > 0 else "below" if high < 0 else "not distinguishable"
+    return {"value": diff, "ci_low": low, "ci_high": high}, position, note
 
 
 def scorecard_benchmarks(ws: Workspace, scorecard: dict[str, Any]) -> list[dict[str, Any]]:

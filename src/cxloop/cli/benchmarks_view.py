@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.table import Table
 
+from cxloop.analytics.benchmarks import verdict_text
 from cxloop.cli.render import table
 
 
@@ -31,7 +32,7 @@ def benchmarks_table(rows: list[dict[str, Any]]) -> Table:
          "note"],
         [
             [r["label"], r["industry"], r["period"], r["source"], _interval(r["benchmark"]),
-             _interval(r["ours"]), _interval(r["difference"]), r["verdict"] or "", r["note"]]
+             _interval(r["ours"]), _interval(r["difference"]), verdict_text(r), r["note"]]
             for r in rows
         ],
         text_columns=4,

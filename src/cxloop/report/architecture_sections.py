@@ -184,7 +184,7 @@ def _content(ws: Workspace, context: dict[str, Any]) -> Section:
 
 
 def _benchmarks(ws: Workspace, context: dict[str, Any]) -> list[Section]:
-    from cxloop.analytics.benchmarks import compare, load_benchmarks
+    from cxloop.analytics.benchmarks import compare, load_benchmarks, verdict_text
 
     benchmarks = load_benchmarks(ws.path)
     if not benchmarks:
@@ -205,7 +205,7 @@ def _benchmarks(ws: Workspace, context: dict[str, Any]) -> list[Section]:
         ["metric", "industry", "period", "source", "benchmark", "ours", "difference",
          "verdict", "note"],
         [[r["label"], r["industry"], r["period"], r["source"], interval(r["benchmark"]),
-          interval(r["ours"]), interval(r["difference"]), r["verdict"] or "", r["note"]]
+          interval(r["ours"]), interval(r["difference"]), verdict_text(r), r["note"]]
          for r in rows],
         text_columns=4,
     )  # fmt: skip

@@ -10,6 +10,13 @@ function interval(v) {
     ? `${f(v.value)} (no interval published)` : `${f(v.value)} [${f(v.ci_low)}, ${f(v.ci_high)}]`;
 }
 
+// better/worse read with the metric's direction (a support contact rate above the industry's is
+// worse).
+function verdictText(r) {
+  if (r.verdict !== "better" && r.verdict !== "worse") return r.verdict ?? "";
+  return `${r.verdict} (${r.position}; ${r.higher_is_better === false ? "lower" : "higher"} is better)`;
+}
+
 export function benchmarksSection(rows) {
   return h("section", { class: "card", "data-section": "benchmarks" },
     h("h2", {}, "External benchmarks"),
@@ -21,6 +28,6 @@ export function benchmarksSection(rows) {
       { label: "difference" }, { label: "verdict", text: true }, { label: "note", text: true }],
     rows.map((r) => [r.label, r.industry, r.period, r.source, interval(r.benchmark),
       r.benchmark.n === null ? "" : int(r.benchmark.n), interval(r.ours), interval(r.difference),
-      { value: r.verdict ?? "", className: r.verdict === "above" ? "trend-good"
-        : r.verdict === "below" ? "trend-bad" : "" }, r.note])));
+      { value: verdictText(r), className: r.verdict === "better" ? "trend-good"
+        : r.verdict === "worse" ? "trend-bad" : "" }, r.note])));
 }
