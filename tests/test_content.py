@@ -222,6 +222,10 @@ def test_value_framework_finds_the_planted_association(planted) -> None:
     assert functional["exposed"] == 0 and functional["order_value"]["effect"] is None
     assert "too few rows" in functional["order_value"]["note"]
     assert any("price sensitivity is not measured" in n for n in doc["notes"])
+    # Referring is the outcome: the sharing moment's own touchpoints (referral, review, share)
+    # never count as exposure to it, or "reached sharing" would contain every referrer.
+    via_moments = levels[("personal", "moments")]
+    assert via_moments["exposed_without_outcome_touchpoints"] < via_moments["exposed"]
 
 
 def test_migration_0301_creates_the_tables_the_catalogue_queries(program_store) -> None:  # noqa: F811

@@ -6,7 +6,9 @@ functional (it works), personal (the customer feels recognised), catalytic (it h
 reach a goal of their own) — and expects the higher levels to drive paying a premium and
 referring others. Here, per customer who bought: exposure to a level is having opened a
 content asset tagged with it, or having reached a moment of `architecture.toml` that plans an
-experience at it. For each outcome —
+experience at it; for `referred`, never through the outcome's own touchpoints (a referral,
+review or share reaching the "sharing" moment is the act being predicted:
+`OUTCOME_TOUCHPOINTS`). For each outcome —
 
 - `order_value`: the customer's mean completed order value (premium behaviour);
 - `referred`: 1 when the customer made at least one referral —
@@ -39,15 +41,29 @@ EXPOSURES = tuple((level, via) for level in VALUE_LEVELS for via in SOURCES)
 """One exposure per level and source: opened content tagged with the level, or reached a
 moment that plans an experience at it (kept apart: nearly every buyer reaches checkout)."""
 MIN_EXPOSED = 30
+OUTCOME_TOUCHPOINTS = {"referred": ("referral", "review", "social_share")}
+"""Touchpoints that are (or accompany) the outcome itself: the generator writes a `referral`
+event for every referral, so "reached the sharing moment" would include every referrer and
+"predict" referring by definition. For that outcome, moments are reached through the other
+touchpoints only."""
 
 
 def customers_sql() -> str:
     """Per profile with a completed order: orders, mean order value, tenure, events, whether
-    they referred anyone, and their exposure to each value level (0/1)."""
+    they referred anyone, their exposure to each value level (0/1), then their exposure via
+    moments without the outcome's own touchpoints (`OUTCOME_TOUCHPOINTS`, one per level)."""
+    acts = ", ".join(f"'{t}'" for t in OUTCOME_TOUCHPOINTS["referred"])
     levels = ",\n       ".join(
-        f"max(CASE WHEN x.value_level = '{level}' AND x.via = '{via}' THEN 1 ELSE 0 END) "
-        f"AS {level}_{via}"
-        for level, via in EXPOSURES
+        [
+            f"max(CASE WHEN x.value_level = '{level}' AND x.via = '{via}' THEN 1 ELSE 0 END) "
+            f"AS {level}_{via}"
+            for level, via in EXPOSURES
+        ]
+        + [
+            f"max(CASE WHEN x.value_level = '{level}' AND x.via = 'moments' "
+            f"AND x.touchpoint NOT IN ({acts}) THEN 1 ELSE 0 END) AS {level}_moments_no_acts"
+            for level in VALUE_LEVELS
+        ]
     )
     return f"""
 WITH buyers AS (
@@ -65,10 +81,10 @@ WITH buyers AS (
     SELECT profile_id, count(*) AS events FROM profile_events
     WHERE profile_id IS NOT NULL GROUP BY profile_id
 ), touched AS (
-    SELECT DISTINCT e.profile_id, s.value_level, 'moments' AS via
+    SELECT DISTINCT e.profile_id, s.value_level, 'moments' AS via, e.touchpoint
     FROM profile_events e JOIN {LEVELS_TABLE} s ON s.kind = 'touchpoint' AND s.name = e.touchpoint
     UNION
-    SELECT DISTINCT l.profile_id, s.value_level, 'content' AS via
+    SELECT DISTINCT l.profile_id, s.value_level, 'content' AS via, NULL AS touchpoint
     FROM events e
     JOIN profile_links l ON l.kind = 'events' AND l.source = e.source AND l.id = e.event_id
     JOIN {LEVELS_TABLE} s ON s.kind = 'content'
@@ -121,14 +137,20 @@ def build_value_framework(ws: Workspace) -> dict[str, Any]:
         return doc
     data = np.array([r[1:] for r in rows], dtype=float)
     orders, order_value, tenure, events, referred = data[:, :5].T
-    exposure = data[:, 5:]
+    exposure = data[:, 5 : 5 + len(EXPOSURES)]
+    # For `referred`, moments reached through the referral itself (or a review, a share)
+    # are the outcome, not an exposure: those columns come without them.
+    no_acts = data[:, 5 + len(EXPOSURES) :]
+    exposure_for = {"order_value": exposure, "referred": exposure.copy()}
+    for i, level in enumerate(VALUE_LEVELS):
+        exposure_for["referred"][:, EXPOSURES.index((level, "moments"))] = no_acts[:, i]
     covariates = np.column_stack([np.log1p(orders), tenure / 365.0, np.log1p(events)])
     names = ["log orders", "tenure (years)", "log events"]
     results = {}
     labels = [f"{level} via {via}" for level, via in EXPOSURES]
     for outcome, y in (("order_value", order_value), ("referred", referred)):
         results[outcome] = estimate_effects(
-            y, exposure, covariates, names=labels, covariate_names=names,
+            y, exposure_for[outcome], covariates, names=labels, covariate_names=names,
             min_exposed=MIN_EXPOSED,
         )  # fmt: skip
     keys = [(o, j) for j in range(len(EXPOSURES)) for o in results]
@@ -140,6 +162,8 @@ def build_value_framework(ws: Workspace) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "value_level": level, "via": via, "exposed": n1, "unexposed": len(rows) - n1,
         }  # fmt: skip
+        if via == "moments":
+            entry["exposed_without_outcome_touchpoints"] = int(exposure_for["referred"][:, j].sum())
         for outcome in results:
             d = results[outcome][j].to_dict()
             qv = q_of[(outcome, j)]
