@@ -240,6 +240,40 @@ def test_household_members_are_not_merged_by_the_model(matched, duplicates):
     assert len(strangers) >= 0.9 * len(rows)
 
 
+def scored_with(model_ws: cxloop.Workspace, tmp_path: Path, csv: str) -> cxloop.Workspace:
+    """A small workspace scored with the trained model of `model_ws` (no training)."""
+    from tests.conftest import write
+
+    write(tmp_path / "customers.csv", csv)
+    cxloop.Workspace.init(tmp_path / "small").close()
+    enable_matching(tmp_path / "small", review_threshold=0.01)
+    model = (Path(model_ws.path) / "identity_model.json").read_text(encoding="utf-8")
+    (tmp_path / "small" / "identity_model.json").write_text(model, encoding="utf-8")
+    ws = cxloop.Workspace.open(tmp_path / "small")
+    ws.ingest([tmp_path / "customers.csv"])
+    ws.profiles.build()
+    return ws
+
+
+def test_placeholder_phone_is_no_evidence_for_the_model(matched, tmp_path):
+    """Two different John Smiths on a shop's walk-in phone (shared by more records than
+    `max_records_per_identifier`): the rules drop the phone, and so must the model."""
+    limit = matched.config.identity.max_records_per_identifier
+    rows = [
+        "customer_id,source,first_name,last_name,date_of_birth,email,phone",
+        "1,crm,John,Smith,,john.smith1@example.com,(212) 555-0100",
+        "2,shop,John,Smith,1971-04-02,jsmith77@mail.example,(212) 555-0100",
+    ]
+    rows += [
+        f"{i},store,Walk{chr(97 + i % 26)},In{i},,,(212) 555-0100" for i in range(3, limit + 3)
+    ]
+    with scored_with(matched, tmp_path, "\n".join(rows) + "\n") as ws:
+        pairs = model_pairs(ws)
+        assert ("crm:1", "shop:2") not in pairs, pairs
+        assert not pairs
+        assert ws.profiles.summary().profiles == limit + 2
+
+
 def test_matching_off_leaves_rules_alone(ws, tmp_path):
     from tests.conftest import write
 

@@ -45,6 +45,11 @@ def scored(tmp_path_factory):
             "'r' || chr(31) || source || chr(31) || customer_id AS node, "
             "email AS email_n, phone AS phone_n FROM profile_records"
         )
+        # No rule edges: placeholders are then counted over the records alone.
+        ws.engine.execute(
+            "CREATE TEMP VIEW id_raw_edges AS SELECT node AS a, node AS b, 'email' AS rule "
+            "FROM id_records WHERE false"
+        )
         matcher = ProbabilisticMatcher(ws)
         records, model = matcher.records(), matcher.load_model()
         duck = DuckDBSplink(ws.config.engine).predict(

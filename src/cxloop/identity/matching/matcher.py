@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cxloop.errors import CxloopError
+from cxloop.identity.graph import SEP
 from cxloop.identity.matching import model as fs
 
 if TYPE_CHECKING:
@@ -62,15 +63,34 @@ def _address_sql(column: str) -> str:
 
 # The model's input: one row per source record, named by its identity-graph node, with the
 # normalised email and phone of the deterministic rules (id_records) and cleaned-up text.
+# An email or phone shared by more than `max_records_per_identifier` records is a placeholder
+# (a shop's walk-in phone, a shared inbox): the rules drop its edges (graph.OVERSHARED_SQL),
+# and the model must not read it either, or it gives two strangers on one shop phone the full
+# weight of an exact phone agreement. Counted as the rules count (their raw edges, events'
+# references included) and over the records themselves, so that switching a rule off does
+# not let its placeholders into the model.
 INPUT_SQL = f"""
+WITH overshared AS (
+    SELECT b AS identifier FROM id_raw_edges WHERE rule IN ('email', 'phone')
+    GROUP BY b HAVING count(DISTINCT a) > $max_records
+    UNION
+    SELECT 'e' || {SEP} || email_n FROM id_records WHERE email_n IS NOT NULL
+    GROUP BY email_n HAVING count(DISTINCT node) > $max_records
+    UNION
+    SELECT 'p' || {SEP} || phone_n FROM id_records WHERE phone_n IS NOT NULL
+    GROUP BY phone_n HAVING count(DISTINCT node) > $max_records
+)
 SELECT r.node AS unique_id,
        nullif(trim(regexp_replace(lower(c.first_name), '[^a-z]+', ' ', 'g')), '') AS first_name,
        nullif(trim(regexp_replace(lower(c.last_name), '[^a-z]+', ' ', 'g')), '') AS last_name,
        strftime(c.date_of_birth, '%Y-%m-%d') AS date_of_birth,
        {_address_sql("c.address")} AS address,
        nullif(upper(regexp_replace(c.postcode, '[^A-Za-z0-9]+', '', 'g')), '') AS postcode,
-       r.email_n AS email, r.phone_n AS phone
+       CASE WHEN oe.identifier IS NULL THEN r.email_n END AS email,
+       CASE WHEN op.identifier IS NULL THEN r.phone_n END AS phone
 FROM id_records r JOIN customers c USING (source, customer_id)
+LEFT JOIN overshared oe ON oe.identifier = 'e' || {SEP} || r.email_n
+LEFT JOIN overshared op ON op.identifier = 'p' || {SEP} || r.phone_n
 """
 
 SCORED_COLUMNS = [
@@ -169,7 +189,9 @@ class ProbabilisticMatcher:
 
     def records(self) -> pa.Table:
         """The model's input from `id_records` (a temporary table of `Profiles.build`)."""
-        return self.engine.arrow(INPUT_SQL)
+        return self.engine.arrow(
+            INPUT_SQL, {"max_records": self.settings.max_records_per_identifier}
+        )
 
     def load_model(self) -> dict[str, Any] | None:
         if not self.model_path.is_file():
