@@ -60,6 +60,37 @@ class DuplicatedCustomers:
 
     customers: pa.Table
     person: np.ndarray  # per row of `customers`, the person it belongs to
+    # Per row, the household of its person: people who live together share one number
+    # (the planted hard negatives); kept so tests can check they are never merged.
+    household: np.ndarray | None = None
+
+    def keys(self) -> list[str]:
+        """Every record's key, `source:customer_id`, in row order."""
+        return [
+            f"{s}:{c}"
+            for s, c in zip(
+                self.customers["source"].to_pylist(),
+                self.customers["customer_id"].to_pylist(),
+                strict=True,
+            )
+        ]
+
+    def household_pairs(self) -> set[tuple[str, str]]:
+        """Every pair of record keys (ordered) of two different people of one household."""
+        if self.household is None:
+            return set()
+        by_home: dict[int, list[tuple[int, str]]] = {}
+        for key, person, home in zip(
+            self.keys(), self.person.tolist(), self.household.tolist(), strict=True
+        ):
+            by_home.setdefault(home, []).append((person, key))
+        return {
+            (a, b) if a < b else (b, a)
+            for group in by_home.values()
+            for i, (pa_, a) in enumerate(group)
+            for pb, b in group[i + 1 :]
+            if pa_ != pb
+        }
 
     def true_pairs(self) -> set[tuple[str, str]]:
         """Every pair of record keys (`source:customer_id`, ordered) of the same person."""
@@ -112,6 +143,8 @@ def generate_duplicates(
     owner: list[int] = []
     numbers = {s: 0 for s in SOURCES}
     household: dict[str, object] = {}
+    homes: list[int] = []  # per row, its person's household number
+    home = -1
 
     for p in range(people):
         first = banks.FIRST_NAMES[int(rng.integers(0, len(banks.FIRST_NAMES)))]
@@ -130,6 +163,8 @@ def generate_duplicates(
             postcode, city = str(household["postcode"]), household["city"]  # type: ignore[assignment]
             if rng.random() < r.shared_landline:
                 phone = str(household["phone"])
+        else:
+            home += 1
         household = {
             "last": last,
             "street": street,
@@ -203,6 +238,11 @@ def generate_duplicates(
                 }
             )
             owner.append(p)
+            homes.append(home)
     columns = list(rows[0])
     table = pa.table({c: pa.array([row[c] for row in rows], pa.string()) for c in columns})
-    return DuplicatedCustomers(customers=table, person=np.asarray(owner, dtype=np.int64))
+    return DuplicatedCustomers(
+        customers=table,
+        person=np.asarray(owner, dtype=np.int64),
+        household=np.asarray(homes, dtype=np.int64),
+    )
