@@ -482,3 +482,32 @@ def test_a_points_award_the_ledger_refuses_skips_that_decision_only(tmp_path):
     assert logged["e1"] == ("sent", None) and messages == ["t:e1"]
     outcome, reason = logged["order:shop:o1"]
     assert outcome == "skipped" and reason.startswith("points refused:")
+
+
+def test_the_ladder_check_refuses_as_the_ladder_would_and_records_nothing(fired):
+    """The judge's ladder check with the advocacy program on: a detractor is refused a review
+    request ("detractor"), a promoter is not refused for being one; no ask is recorded."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from cxloop.programs.advocacy.tables import advocacy_asks
+    from cxloop.programs.triggers.ladder import ladder_check
+
+    ws, _ = fired
+    latest = ws.engine.fetchall(
+        "SELECT l.profile_id, arg_max(f.score, f.submitted_at) FROM feedback f "
+        "JOIN profile_links l ON l.kind = 'feedback' AND l.source = f.source "
+        "AND l.id = f.response_id WHERE f.metric = 'nps' GROUP BY 1 ORDER BY 1"
+    )
+    detractor = next(p for p, score in latest if score <= 6)
+    promoter = next(p for p, score in latest if score >= 9)
+    config = replace(ws.config, advocacy=replace(ws.config.advocacy, enabled=True))
+    on = SimpleNamespace(config=config, engine=ws.engine, profiles=ws.profiles, path=ws.path)
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    with ProgramStore.open(ws.path) as store:
+        refusals = ladder_check(on, store, now)([("ask", "s1", detractor), ("ask", "s2", promoter)])
+        with store.read() as conn:
+            asks = conn.execute(sa.select(sa.func.count()).select_from(advocacy_asks)).scalar()
+    assert refusals.get(("ask", "s1")) == "detractor"
+    assert refusals.get(("ask", "s2")) != "detractor"
+    assert asks == 0
