@@ -6,9 +6,12 @@ Splink backend, and writes `id_match_pairs`: every pair with a match probability
 `[identity] review_threshold`, its weight, each comparison's level and contribution, and its
 status:
 
-- `match`: probability >= `match_threshold`, the personal comparisons (name, date of birth,
-  email) weigh for the match, and at least two comparisons agree. These become identity-graph
-  edges with the rule `probabilistic`, beside the deterministic ones.
+- `match`: probability >= `match_threshold`, one strong personal agreement (date of birth
+  exact or near, the same email, or both names with the dates of birth not disagreeing), no
+  disagreeing dates of birth, the personal comparisons (name, date of birth, email) weigh for
+  the match, and at least two comparisons agree. Address and phone are a household's, so they
+  never stand in for the person (anchors: never merge because a weak field matches). These
+  become identity-graph edges with the rule `probabilistic`, beside the deterministic ones.
 - `review`: everything else in the band, with the reason; listed by `cxloop profiles --review`
   for a person to judge, never merged.
 
@@ -107,6 +110,13 @@ def _classified_sql() -> str:
     """`id_match_pairs` from the scored pairs (`id_match_scored`) and level labels."""
     personal = " + ".join(f"s.mw_{c}" for c in fs.PERSONAL)
     agreeing = " + ".join(f"CAST(s.mw_{c} > 0 AS INTEGER)" for c in fs.COMPARISONS)
+    strong = (
+        f"(s.gamma_date_of_birth >= {fs.DOB_NEAR_MIN_GAMMA} "
+        f"OR s.gamma_email = {fs.EMAIL_EXACT_GAMMA} "
+        f"OR (s.gamma_name >= {fs.NAME_FULL_MIN_GAMMA} "
+        f"AND s.gamma_date_of_birth <> {fs.DOB_DIFFERENT_GAMMA} "
+        f"AND s.gamma_email <> {fs.EMAIL_DIFFERENT_GAMMA}))"
+    )
     joins = "\n".join(
         f"LEFT JOIN id_match_levels l_{c} ON l_{c}.comparison = '{c}' AND l_{c}.gamma = s.gamma_{c}"
         for c in fs.COMPARISONS
@@ -119,19 +129,26 @@ CREATE OR REPLACE TEMP TABLE id_match_pairs AS
 WITH scored AS (
     SELECT least(s.unique_id_l, s.unique_id_r) AS a, greatest(s.unique_id_l, s.unique_id_r) AS b,
            s.match_weight, s.match_probability, {personal} AS personal_weight,
-           {agreeing} AS agreeing, [{parts}] AS contributions
+           {agreeing} AS agreeing, [{parts}] AS contributions,
+           s.gamma_date_of_birth = {fs.DOB_DIFFERENT_GAMMA} AS dob_disagrees,
+           {strong} AS strong_personal
     FROM id_match_scored s
     {joins}
 )
-SELECT *, CASE
+SELECT * EXCLUDE (dob_disagrees, strong_personal), CASE
     WHEN match_probability < $match_threshold THEN 'review'
+    WHEN dob_disagrees THEN 'review'
     WHEN personal_weight <= 0 THEN 'review'
+    WHEN NOT strong_personal THEN 'review'
     WHEN agreeing < 2 THEN 'review'
     ELSE 'match' END AS status,
   CASE
     WHEN match_probability < $match_threshold THEN 'below the match threshold'
+    WHEN dob_disagrees THEN 'dates of birth disagree (relatives? a namesake?)'
     WHEN personal_weight <= 0
         THEN 'name, date of birth and email weigh against (same household?)'
+    WHEN NOT strong_personal
+        THEN 'no date of birth or email agrees, nor a full name without a disagreeing email'
     WHEN agreeing < 2 THEN 'only one field agrees'
   END AS reason
 FROM scored

@@ -21,9 +21,11 @@ John Lewis's, so its similarity repeats the name's evidence instead of adding it
 then learns nonsense; measured on the duplicate generator). Address and postcode are one
 comparison because they are not independent: counting both would weigh one fact twice.
 
-Guards on top of the weights (see `accepted_sql`): household members share an address and a
-landline, so a pair is accepted only if the *personal* comparisons (name, date of birth, email)
-together weigh for the match, and at least two comparisons agree; one weak field never merges.
+Guards on top of the weights (see `matcher._classified_sql`): household members share a last
+name, an address and often a landline, so a pair is accepted only if it has one strong personal
+agreement (see `NAME_FULL_MIN_GAMMA` and below), its dates of birth do not disagree, the
+*personal* comparisons (name, date of birth, email) together weigh for the match, and at least
+two comparisons agree; one weak field, or the household's fields, never merge.
 
 Splink is imported only inside functions: `cxloop.identity` stays importable without it.
 """
@@ -42,6 +44,18 @@ COMPARISONS: dict[str, tuple[str, ...]] = {
 }
 # Comparisons that describe the person rather than where they live or which phone rings.
 PERSONAL = ("name", "date_of_birth", "email")
+# Levels as Splink numbers them (`gamma_<comparison>`: -1 missing, then counted down from the
+# best level to 0, "else"; see `levels`). A match needs one *strong personal* agreement: a date
+# of birth exact, transposed or one character off; the same email; or both names agreeing
+# (exact, swapped, both Jaro-Winkler >= 0.88) with neither the dates of birth nor the emails
+# disagreeing (two Victoria Moores of one household, one without a date of birth, have only
+# their name and their home in common). Dates of birth that disagree veto a match. Address and
+# phone never count: a household shares them.
+NAME_FULL_MIN_GAMMA = 3  # both names: exact (6), swapped (5), JW >= 0.92 (4), JW >= 0.88 (3)
+DOB_NEAR_MIN_GAMMA = 1  # exact (3), day and month transposed (2), one character off (1)
+DOB_DIFFERENT_GAMMA = 0  # "else": the dates disagree
+EMAIL_EXACT_GAMMA = 1
+EMAIL_DIFFERENT_GAMMA = 0
 # The columns of the model's input table (`unique_id` is the record's identity-graph node).
 INPUT_COLUMNS = ("unique_id", *dict.fromkeys(c for cols in COMPARISONS.values() for c in cols))
 
