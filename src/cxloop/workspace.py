@@ -8,6 +8,7 @@ this object. Only one process uses a workspace at a time: a second one waits for
 from __future__ import annotations
 
 import secrets
+import threading
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -91,6 +92,11 @@ class Workspace:
             lock.release()
             raise
         self._profiles: Profiles | None = None
+        # Derived tables (profiles, text signals) are rebuilt by whichever connection needs
+        # them first: the API's writer (post-ingest reactors) or its reader (analyses). Two
+        # rebuilds at once would conflict in DuckDB; this lock, shared with `sibling()`
+        # handles, makes the second wait and then find the tables current.
+        self.derive_lock = threading.RLock()
 
     # -- creation and opening ---------------------------------------------------------------
     @classmethod
@@ -157,6 +163,7 @@ class Workspace:
         other._lock = None
         other.engine = self.engine.cursor()
         other._profiles = None
+        other.derive_lock = self.derive_lock
         return other
 
     # -- lifecycle --------------------------------------------------------------------------

@@ -221,9 +221,11 @@ class Profiles:
 
     def ensure_current(self) -> None:
         """Build the profiles when they are missing or older than the data: every analysis
-        over profiles calls this instead of checking for itself."""
-        if not self.built or self.stale:
-            self.build()
+        over profiles calls this instead of checking for itself (one rebuild at a time per
+        process: `Workspace.derive_lock`)."""
+        with self.ws.derive_lock:
+            if not self.built or self.stale:
+                self.build()
 
     @property
     def stale(self) -> bool:

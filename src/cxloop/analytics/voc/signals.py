@@ -82,7 +82,13 @@ class Signals:
 
 
 def ensure_signals(ws: Workspace) -> None:
-    """Build `voc_texts` when missing or stale (new data, other text limit, new rules)."""
+    """Build `voc_texts` when missing or stale (new data, other text limit, new rules); one
+    rebuild at a time per process (`Workspace.derive_lock`)."""
+    with ws.derive_lock:
+        _ensure_signals(ws)
+
+
+def _ensure_signals(ws: Workspace) -> None:
     ws.profiles.ensure_current()
     stamp = _stamp(ws)  # fingerprints every text: computed once per call
     if signals_current(ws, stamp):
