@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -259,6 +260,10 @@ def test_access_log_holds_no_personal_data(server, workspace):
     try:
         with client(server, "analyst") as c:
             c.get(f"/v1/profiles/{email}")
+        # The server logs the request once its answer is sent: the client may be first.
+        deadline = time.monotonic() + 10
+        while not any("/v1/profiles/{key}" in r for r in records) and time.monotonic() < deadline:
+            time.sleep(0.05)
     finally:
         logger.setLevel(old)
         logger.removeHandler(handler)
