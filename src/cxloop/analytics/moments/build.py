@@ -89,30 +89,35 @@ def condition_columns(
 
 
 def customer_covariates(
-    rows: list[tuple], relational: np.ndarray
+    rows: list[tuple], relational: np.ndarray, *, lifetime: bool = False
 ) -> tuple[np.ndarray, list[str], np.ndarray]:
     """The covariate matrix of `covariates_sql` rows (unit, revenue before, orders before,
-    customer value, tenure days), its column names, and revenue before per unit.
+    [customer value over all the data, with `lifetime`], tenure days), its column names, and
+    revenue before per unit.
 
-    Log revenue and orders before the outcome, log customer value, tenure in years, whether
-    the answer is about the relationship, and indicators of the customer-value decile and
-    the tenure quintile (see `quantile_bins`). Shared by every analysis that adjusts "as
-    pivotal moments do" (content lift, the value framework).
+    Log revenue and orders before the outcome, tenure in years, whether the answer is about
+    the relationship, and indicators of the customer-value decile and the tenure quintile (see
+    `quantile_bins`). Customer value is the revenue before the unit; with `lifetime` (score
+    outcomes and content lift) it is the revenue over all the data, whose log is a column of
+    its own: that one contains orders after the unit, so repurchase never uses it (it would
+    contain the repurchase being predicted).
     """
     n = len(relational)
     value = np.zeros(n)
     orders = np.zeros(n)
-    lifetime = np.zeros(n)
+    total = np.zeros(n)
     tenure = np.zeros(n)
-    for unit, revenue, n_orders, total, days in rows:
-        value[unit], orders[unit], lifetime[unit], tenure[unit] = revenue, n_orders, total, days
-    value_bins, value_bin_names = quantile_bins(lifetime, 10, "customer value decile")
+    for unit, revenue, n_orders, *rest in rows:
+        value[unit], orders[unit], tenure[unit] = revenue, n_orders, rest[-1]
+        total[unit] = rest[0] if lifetime else revenue
+    value_bins, value_bin_names = quantile_bins(total, 10, "customer value decile")
     tenure_bins, tenure_bin_names = quantile_bins(tenure, 5, "tenure quintile")
+    extra = [np.log1p(total)] if lifetime else []
     matrix = np.column_stack(
         [
             np.log1p(value),
             np.log1p(orders),
-            np.log1p(lifetime),
+            *extra,
             tenure / 365.0,
             relational,
             value_bins,
@@ -122,7 +127,7 @@ def customer_covariates(
     names = [
         "log revenue before",
         "log orders before",
-        "log customer value",
+        *(["log customer value (all the data)"] if lifetime else []),
         "tenure (years)",
         "about the relationship",
         *value_bin_names,
@@ -172,13 +177,20 @@ def build_moments(ws: Workspace, settings: MomentsSettings | None = None) -> dic
         exposures = _fetch(
             ws, queries.exposures_sql(forward=settings.outcome == "repurchase"), params
         )
-        covariates = _fetch(ws, queries.covariates_sql(), params)
+        # Repurchase: value before the order only (the whole-window value contains the
+        # repurchase). Scores still adjust for the whole-window value: the generator's
+        # confounded nulls (loyalty lounge) are driven by it, and value before alone lets the
+        # lounge through as "pivotal" on seed 5 (review issue 3, open for scores).
+        lifetime = settings.outcome != "repurchase"
+        covariates = _fetch(ws, queries.covariates_sql(lifetime=lifetime), params)
         owners = dict(e.fetchall("SELECT touchpoint, owner FROM touchpoints"))
     finally:
         e.execute("DROP TABLE IF EXISTS units")
     n = len(units)
     names, columns, meta = condition_columns(exposures, n)
-    covariate_matrix, covariate_names, value = customer_covariates(covariates, relational)
+    covariate_matrix, covariate_names, value = customer_covariates(
+        covariates, relational, lifetime=lifetime
+    )
     threshold = np.quantile(value, 1 - settings.high_value_share) if n else 0.0
     high_value = value >= threshold if threshold > 0 else None
     effects = (

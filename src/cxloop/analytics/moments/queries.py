@@ -7,11 +7,13 @@ Its experiences are the profile's events that precede it:
 - an answer without one: the profile's events in the `window_days` before the answer;
 - an order (repurchase): the events of that order, and the profile's own-stage events
   (delivery, onboarding, support, returns) after it, up to the next order or `window_days`.
-Covariates describe the customer: completed revenue and orders before the outcome, tenure
-(days since the first completed order), and the customer's value over all the data (their
-total completed revenue: a trait of the customer, the value tier a programme would use), so
-that valuable, long-standing customers who touch more and answer higher do not pass for an
-effect.
+Covariates describe the customer as known at the unit's time: completed revenue and orders
+before it, and tenure (days since the first completed order), so that valuable, long-standing
+customers who touch more and answer higher do not pass for an effect. For repurchase no order
+at or after the unit counts (it would contain the repurchase being predicted). Score outcomes
+and content lift still add the customer's value over all the data
+(`covariates_sql(lifetime=True)`): post-treatment, a known weakness kept because the
+generator's confounded nulls are driven by exactly that whole-window spend.
 """
 
 from __future__ import annotations
@@ -81,13 +83,14 @@ FROM units u JOIN profile_events e ON e.profile_id = u.profile_id AND ({window})
 GROUP BY u.unit, e.touchpoint"""
 
 
-def covariates_sql() -> str:
-    """Per unit: completed revenue and orders before it, and tenure in days."""
-    return """
+def covariates_sql(*, lifetime: bool = False) -> str:
+    """Per unit: completed revenue and orders before it, and tenure in days; with `lifetime`,
+    also the customer's completed revenue over all the data (orders after the unit included)."""
+    total = "coalesce(sum(CAST(o.amount AS DOUBLE)), 0) AS lifetime_revenue," if lifetime else ""
+    return f"""
 SELECT u.unit,
        coalesce(sum(CAST(o.amount AS DOUBLE)) FILTER (WHERE o.ordered_at < u.at), 0) AS revenue,
-       count(o.order_id) FILTER (WHERE o.ordered_at < u.at) AS orders,
-       coalesce(sum(CAST(o.amount AS DOUBLE)), 0) AS lifetime_revenue,
+       count(o.order_id) FILTER (WHERE o.ordered_at < u.at) AS orders, {total}
        coalesce(date_diff('day', min(o.ordered_at) FILTER (WHERE o.ordered_at < u.at), u.at), 0)
            AS tenure_days
 FROM units u
