@@ -25,6 +25,8 @@ def print_pairs(out: Console, title: str, pairs: list[dict[str, Any]]) -> None:
         )
         rows: list[list[Any]] = [[f, left.get(f), right.get(f)] for f in RECORD_FIELDS]
         rows.append(["profile", left["profile_id"], right["profile_id"]])
+        if pair.get("contradicted"):
+            rows.append(["note", "judged two people, but other links joined them", ""])
         out.print(table(head, ["field", "left", "right"], rows))
         out.print(
             table(

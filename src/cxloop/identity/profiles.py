@@ -90,9 +90,10 @@ PERSIST_SQL = [
 
 
 # Pairs for clerical review: in the band, not merged, and not already in one profile (the
-# rules or other matches joined them, so there is nothing left to decide).
-REVIEW_SQL = """SELECT * FROM identity_matches
-    WHERE status = 'review' AND profile_a <> profile_b"""
+# rules or other matches joined them, so there is nothing left to decide), unless the model
+# judged them two people and other links joined them anyway (matcher.CONTRADICTED_SQL).
+REVIEW_SQL = f"""SELECT * FROM identity_matches m
+    WHERE status = 'review' AND (profile_a <> profile_b OR {matcher.CONTRADICTED_SQL})"""
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,16 @@ SCORED_COLUMNS = [
 ]
 
 
+# Reasons that judge a pair to be two people (not merely short of evidence). Other edges can
+# still join such a pair into one profile (the closure keeps no cannot-link): the review list
+# then shows it too, flagged, so a person sees every judgement the profiles contradict.
+REASON_DOB_DISAGREE = "dates of birth disagree (relatives? a namesake?)"
+REASON_HOUSEHOLD = "name, date of birth and email weigh against (same household?)"
+CONTRADICTED_SQL = (
+    f"(m.profile_a = m.profile_b AND m.reason IN ('{REASON_DOB_DISAGREE}', '{REASON_HOUSEHOLD}'))"
+)
+
+
 def _classified_sql() -> str:
     """`id_match_pairs` from the scored pairs (`id_match_scored`) and level labels."""
     personal = " + ".join(f"s.mw_{c}" for c in fs.PERSONAL)
@@ -144,9 +154,8 @@ SELECT * EXCLUDE (dob_disagrees, strong_personal), CASE
     ELSE 'match' END AS status,
   CASE
     WHEN match_probability < $match_threshold THEN 'below the match threshold'
-    WHEN dob_disagrees THEN 'dates of birth disagree (relatives? a namesake?)'
-    WHEN personal_weight <= 0
-        THEN 'name, date of birth and email weigh against (same household?)'
+    WHEN dob_disagrees THEN '{REASON_DOB_DISAGREE}'
+    WHEN personal_weight <= 0 THEN '{REASON_HOUSEHOLD}'
     WHEN NOT strong_personal
         THEN 'no date of birth or email agrees, nor a full name without a disagreeing email'
     WHEN agreeing < 2 THEN 'only one field agrees'

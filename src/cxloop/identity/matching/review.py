@@ -59,6 +59,7 @@ def _pairs(engine: DuckDBEngine, where: str, params: dict[str, Any]) -> list[dic
                 "reason": reason,
                 "match_probability": float(probability),
                 "match_weight": float(weight),
+                "contradicted": status == "review" and pa == pb,
                 "left": {**left, "profile_id": pa},
                 "right": {**right, "profile_id": pb},
                 "comparisons": [
@@ -75,8 +76,12 @@ def _pairs(engine: DuckDBEngine, where: str, params: dict[str, Any]) -> list[dic
 
 
 def review_pairs(engine: DuckDBEngine, *, limit: int = 100) -> list[dict[str, Any]]:
-    """Borderline pairs for a person to judge, most probable first (never merged)."""
-    return _pairs(engine, "m.status = 'review' AND m.profile_a <> m.profile_b", {"limit": limit})
+    """Borderline pairs for a person to judge, most probable first (never merged by the
+    model), and pairs judged two people that other links joined anyway (`contradicted`)."""
+    from cxloop.identity.matching.matcher import CONTRADICTED_SQL
+
+    where = f"m.status = 'review' AND (m.profile_a <> m.profile_b OR {CONTRADICTED_SQL})"
+    return _pairs(engine, where, {"limit": limit})
 
 
 def profile_matches(engine: DuckDBEngine, profile_id: str) -> list[dict[str, Any]]:
