@@ -11,7 +11,7 @@ import pytest
 import cxloop
 from cxloop.programs.advocacy.reactions import close_ledgers
 from tests.advocacy_fixtures import enable_advocacy
-from tests.browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, require_browser
+from tests.browser import ARTIFACTS
 from tests.servers import Server, running_server
 from tests.test_advocacy_referrals import CUSTOMERS, FEEDBACK, ORDERS, REFERRALS
 
@@ -30,19 +30,6 @@ def server(tmp_path_factory) -> Iterator[Server]:
     with running_server(base / "ws") as running:
         yield running
     close_ledgers()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def _open(browser: Any, server: Server, key: str) -> tuple[Any, Any, list[str]]:

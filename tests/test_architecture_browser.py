@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,7 +13,7 @@ import cxloop
 from cxloop.content.sample import load_sample_content
 from cxloop.experience.example import write_example
 from cxloop.generate import generate
-from tests.browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, require_browser
+from tests.browser import ARTIFACTS
 from tests.conftest import run_cli
 from tests.servers import Server, running_server
 from tests.test_dashboard_browser import Recorder, _check_charts, _ready, _sign_in
@@ -50,19 +49,6 @@ def workspace(tmp_path_factory) -> Path:
 def server(workspace) -> Iterator[Server]:
     with running_server(workspace) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def test_architecture_page_and_scorecard_benchmarks(browser, server) -> None:

@@ -4,14 +4,13 @@ real `cxloop serve` stack: an analyst sees the backlog, the SLA and the loop's e
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from cxloop.loop_settings import CasesSettings, TriggersSettings
 from cxloop.programs.cases import Cases
 from cxloop.programs.store import ProgramStore
-from tests.browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, require_browser
+from tests.browser import ARTIFACTS
 from tests.conftest import write
 from tests.loop_helpers import loop_workspace, set_settings
 from tests.servers import Server, running_server
@@ -44,19 +43,6 @@ def server(tmp_path_factory) -> Iterator[Server]:
         cases.resolve(first.case_id, "courier re-sent", actor="test")
     with running_server(path) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def test_an_analyst_sees_the_closed_loop(browser, server):

@@ -18,7 +18,7 @@ import pytest
 
 import cxloop
 from cxloop.generate import generate
-from tests.browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, require_browser
+from tests.browser import ARTIFACTS
 from tests.servers import Server, running_server
 
 GOALS = '["nps >= 40 by 2030-12-31", "retention_rate >= 0.2"]'
@@ -86,19 +86,6 @@ def workspace(tmp_path_factory) -> Path:
 def server(workspace) -> Iterator[Server]:
     with running_server(workspace) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 class Recorder:
